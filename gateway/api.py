@@ -1,0 +1,5 @@
+"""The /services/rest/ endpoint (placeholder)."""
+
+
+def init_app(app):
+    pass

@@ -1,0 +1,49 @@
+"""The gateway's settings: one table of name, default and help (SPEC section 6).
+
+Every setting is read once by create_app() from GATEWAY_* environment
+variables (Flask's from_prefixed_env) and can be overridden by test_config.
+The README's settings table is checked against this one by the tests.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Setting(NamedTuple):
+    name: str
+    default: object
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("UPSTREAM", "library", "`library` (embedded SQLite photo library) or `flickr`"),
+    Setting("FLICKR_API_KEY", "", "the gateway's own Flickr API key (flickr upstream)"),
+    Setting("FLICKR_API_SECRET", "", "the gateway's own Flickr API secret (flickr upstream)"),
+    Setting("FLICKR_REST_URL", "https://api.flickr.com/services/rest/", "upstream REST endpoint"),
+    Setting("UPSTREAM_TIMEOUT", 10, "seconds per upstream call"),
+    Setting("MAX_PER_PAGE", 15, "the per-page cap (1 to 500)"),
+    Setting("LIBRARY_PATH", "instance/library.sqlite", "the embedded library's SQLite file"),
+    Setting("CACHE_URL", "memory://", "`memory://`, `file:///path` or `redis://host:port/db`"),
+    Setting("CACHE_TTL", 300, "seconds a rendered feed stays fresh"),
+    Setting("API_KEYS", "", "comma-separated keys clients must send as `api_key`; empty = open"),
+    Setting("PROXY_HOPS", 1, "how many proxies in front of the gateway to trust for X-Forwarded-*"),
+)
+
+
+def defaults() -> dict[str, object]:
+    return {s.name: s.default for s in SETTINGS}
+
+
+def coerce(config: dict) -> None:
+    """Give each setting the type of its default (environment values arrive as strings)."""
+    for s in SETTINGS:
+        value = config.get(s.name, s.default)
+        if isinstance(s.default, int) and not isinstance(value, int):
+            try:
+                value = int(str(value).strip())
+            except ValueError:
+                raise ValueError(f"GATEWAY_{s.name} must be a whole number, got {value!r}") from None
+        config[s.name] = value
+    config["MAX_PER_PAGE"] = max(1, min(500, config["MAX_PER_PAGE"]))
+    config["API_KEYS"] = frozenset(k.strip() for k in str(config["API_KEYS"]).split(",") if k.strip())

@@ -1,0 +1,140 @@
+"""METHODS: the allowlist of Flickr methods that return a standard photos
+response (SPEC section 2), with their required arguments, whether they take
+a bbox, and how a feed names and links the call.
+
+The gateway never forwards a method outside this table, so no write method
+can be reached through it. KNOWN_OTHER lists real Flickr methods that are
+refused with "not available in feed formats" rather than "not found".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from .model import WWW
+
+Args = Mapping[str, str]
+
+
+def _tags(args: Args) -> str:
+    tags = [t for t in args.get("tags", "").replace(" ", ",").split(",") if t.strip()]
+    if not tags:
+        return ""
+    joiner = " and " if args.get("tag_mode") == "all" else " or "
+    return tags[0] if len(tags) == 1 else ", ".join(tags[:-1]) + joiner + tags[-1]
+
+
+def _search_title(args: Args) -> str:
+    parts = []
+    if args.get("user_id"):
+        parts.append(f"from {args['user_id']}")
+    if args.get("group_id"):
+        parts.append(f"in group {args['group_id']}")
+    if _tags(args):
+        parts.append(f"tagged {_tags(args)}")
+    if args.get("text"):
+        parts.append(f"matching \u201c{args['text']}\u201d")
+    if args.get("bbox"):
+        parts.append(f"in the box {args['bbox']}")
+    elif args.get("lat") and args.get("lon"):
+        parts.append(f"near {args['lat']},{args['lon']}")
+    return "Photos " + " ".join(parts) if parts else "Photos from everyone"
+
+
+def _search_link(args: Args) -> str:
+    if args.get("user_id") and not _tags(args):
+        return f"{WWW}/photos/{args['user_id']}/"
+    if _tags(args) and not args.get("user_id"):
+        first = _tags(args).split(",")[0].split(" ")[0]
+        return f"{WWW}/photos/tags/{first}/"
+    return f"{WWW}/search/"
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    required: tuple[str, ...] = ()
+    takes_bbox: bool = False
+    title: Callable[[Args, Args], str] = lambda args, info: "Photos"
+    link: Callable[[Args, Args], str] = lambda args, info: f"{WWW}/photos/"
+    # Flickr's code and message when a required argument is missing.
+    missing: tuple[int, str] = (1, "Required arguments missing")
+
+
+def _m(name: str, *required: str, bbox: bool = False, title=None, link=None, missing=(1, "Required arguments missing")) -> Method:
+    return Method(name, required, bbox, title or (lambda a, i: "Photos"), link or (lambda a, i: f"{WWW}/photos/"), missing)
+
+
+def _set_title(a: Args, i: Args) -> str:
+    return f"Photos from album \u201c{i['title']}\u201d" if i.get("title") else f"Photos from album {a.get('photoset_id', '')}"
+
+
+METHODS: dict[str, Method] = {m.name: m for m in (
+    _m("flickr.photos.search", bbox=True,
+       title=lambda a, i: _search_title(a), link=lambda a, i: _search_link(a)),
+    _m("flickr.photos.getRecent", title=lambda a, i: "Recent uploads from everyone"),
+    _m("flickr.photos.getWithGeoData", title=lambda a, i: "Your geotagged photos"),
+    _m("flickr.photos.getWithoutGeoData", title=lambda a, i: "Your photos without a location"),
+    _m("flickr.photos.recentlyUpdated", "min_date", title=lambda a, i: "Your recently updated photos"),
+    _m("flickr.photos.getContactsPublicPhotos", "user_id",
+       title=lambda a, i: f"Photos from the contacts of {a.get('user_id', '')}", missing=(1, "User not found")),
+    _m("flickr.photos.getContactsPhotos", title=lambda a, i: "Photos from your contacts"),
+    _m("flickr.photos.geo.photosForLocation", "lat", "lon",
+       title=lambda a, i: f"Photos taken at {a.get('lat', '')},{a.get('lon', '')}",
+       link=lambda a, i: f"{WWW}/map/"),
+    _m("flickr.interestingness.getList",
+       title=lambda a, i: "Interesting photos" + (f" of {a['date']}" if a.get("date") else ""),
+       link=lambda a, i: f"{WWW}/explore/" + (a["date"].replace("-", "/") + "/" if a.get("date") else "")),
+    _m("flickr.people.getPublicPhotos", "user_id", missing=(1, "User not found"),
+       title=lambda a, i: f"Photos from {a.get('user_id', '')}",
+       link=lambda a, i: f"{WWW}/photos/{a.get('user_id', '')}/"),
+    _m("flickr.people.getPhotos", "user_id", missing=(2, "Unknown user"),
+       title=lambda a, i: f"Photos from {a.get('user_id', '')}",
+       link=lambda a, i: f"{WWW}/photos/{a.get('user_id', '')}/"),
+    _m("flickr.people.getPhotosOf", "user_id", missing=(1, "User not found."),
+       title=lambda a, i: f"Photos of {a.get('user_id', '')}",
+       link=lambda a, i: f"{WWW}/photos/{a.get('user_id', '')}/photosof/"),
+    _m("flickr.favorites.getPublicList", "user_id", missing=(1, "User not found"),
+       title=lambda a, i: f"Favorites of {a.get('user_id', '')}",
+       link=lambda a, i: f"{WWW}/photos/{a.get('user_id', '')}/favorites/"),
+    _m("flickr.favorites.getList", title=lambda a, i: f"Favorites of {a.get('user_id') or 'you'}",
+       link=lambda a, i: f"{WWW}/photos/{a['user_id']}/favorites/" if a.get("user_id") else f"{WWW}/photos/"),
+    _m("flickr.groups.pools.getPhotos", "group_id", missing=(1, "Group not found"),
+       title=lambda a, i: f"Photos from group {a.get('group_id', '')}" + (f" tagged {_tags(a)}" if _tags(a) else ""),
+       link=lambda a, i: f"{WWW}/groups/{a.get('group_id', '')}/pool/"),
+    _m("flickr.photosets.getPhotos", "photoset_id", missing=(1, "Photoset not found"),
+       title=_set_title,
+       link=lambda a, i: f"{WWW}/photos/{i.get('owner') or a.get('user_id', '')}/albums/{a.get('photoset_id', '')}/"),
+    _m("flickr.galleries.getPhotos", "gallery_id", missing=(1, "Invalid gallery ID"),
+       title=lambda a, i: f"Photos from gallery {a.get('gallery_id', '')}",
+       link=lambda a, i: f"{WWW}/photos/flickr/galleries/{a.get('gallery_id', '')}/"),
+    _m("flickr.panda.getPhotos", "panda_name", missing=(1, "Required parameter missing."),
+       title=lambda a, i: f"Photos from the panda {a.get('panda_name', '')}"),
+    _m("flickr.tags.getClusterPhotos", "tag", "cluster_id",
+       title=lambda a, i: f"Photos tagged {a.get('tag', '')} (cluster {a.get('cluster_id', '')})",
+       link=lambda a, i: f"{WWW}/photos/tags/{a.get('tag', '')}/"),
+)}
+
+# Real Flickr methods that do not return a standard photos response: refused
+# with code 112 "not available in feed formats" instead of "not found", so a
+# caller learns the method exists but cannot be served here.
+KNOWN_OTHER = frozenset({
+    "flickr.photos.getInfo", "flickr.photos.getSizes", "flickr.photos.getExif", "flickr.photos.delete",
+    "flickr.photos.setMeta", "flickr.photos.setTags", "flickr.photos.addTags", "flickr.photos.getFavorites",
+    "flickr.photos.getContext", "flickr.photos.getAllContexts", "flickr.photos.getPerms",
+    "flickr.photos.getCounts", "flickr.photos.getNotInSet", "flickr.photos.getUntagged",
+    "flickr.photos.getPopular", "flickr.photos.geo.getLocation", "flickr.photos.comments.getList",
+    "flickr.photos.comments.getRecentForContacts", "flickr.photos.licenses.getInfo",
+    "flickr.photos.people.getList", "flickr.photosets.getInfo", "flickr.photosets.getList",
+    "flickr.photosets.create", "flickr.photosets.delete", "flickr.galleries.getInfo", "flickr.galleries.getList",
+    "flickr.groups.getInfo", "flickr.groups.search", "flickr.groups.pools.add", "flickr.groups.pools.remove",
+    "flickr.people.getInfo", "flickr.people.findByUsername", "flickr.people.findByEmail",
+    "flickr.people.getGroups", "flickr.contacts.getList", "flickr.contacts.getPublicList",
+    "flickr.tags.getListPhoto", "flickr.tags.getHotList", "flickr.tags.getRelated", "flickr.tags.getClusters",
+    "flickr.test.echo", "flickr.test.login", "flickr.test.null", "flickr.urls.lookupUser",
+    "flickr.urls.lookupGroup", "flickr.urls.getUserProfile", "flickr.auth.oauth.checkToken",
+    "flickr.reflection.getMethods", "flickr.reflection.getMethodInfo", "flickr.stats.getPopularPhotos",
+    "flickr.panda.getList", "flickr.places.find", "flickr.places.findByLatLon", "flickr.commons.getInstitutions",
+    "flickr.blogs.postPhoto", "flickr.favorites.add", "flickr.favorites.remove", "flickr.photos.upload.checkTickets",
+})

@@ -1,0 +1,382 @@
+"""The one normalised model: Photo and Page, parsed from a standard photos
+response (Flickr XML or JSON), and the URL builders every format uses.
+
+A standard photos response, as Flickr sends it (recorded 2023):
+
+    <rsp stat="ok">
+    <photos page="1" pages="193774" perpage="10" total="1937738">
+      <photo id="53084954382" owner="77878994@N07" secret="3dd9199542" server="65535"
+             farm="66" title="Sunrise at Mormon Row" dateupload="1690863499"
+             datetaken="2023-07-22 08:15:00" latitude="43.666591" longitude="-110.664778"
+             accuracy="16" url_l="https://live.staticflickr.com/..._b.jpg" height_l="672"
+             width_l="1024" pathalias="notadj25" ...>
+        <description>Beautiful sunrise at that famous Mormon Row place</description>
+      </photo>
+
+flickr.photosets.getPhotos wraps the list in <photoset> (whose photos carry no
+owner: it is the set's), galleries add is_primary/has_comment and a <comment>
+child, some methods omit page/pages/total. JSON has the same attributes as
+members, text children as {"_content": ...}, and numbers as either type.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from .errors import FlickrError
+from .safexml import clean
+
+# url_* extra → (file suffix, longest edge); "" is the 500 px size without suffix.
+# Sources: Flickr's misc.urls.html and the recorded responses (url_s is _m, url_l is _b).
+URL_EXTRAS: dict[str, tuple[str, int]] = {
+    "sq": ("s", 75), "q": ("q", 150), "t": ("t", 100), "s": ("m", 240), "n": ("n", 320),
+    "w": ("w", 400), "m": ("", 500), "z": ("z", 640), "c": ("c", 800), "l": ("b", 1024),
+    "h": ("h", 1600), "k": ("k", 2048), "o": ("o", 0),
+}
+SUFFIX_EDGE = {suffix: edge for suffix, edge in URL_EXTRAS.values()}
+SQUARE = {"s", "q"}
+# Sizes from h up use secrets of their own, so they can only come from url_h/url_k.
+OWN_SECRET = {"h", "k", "o"}
+
+STATIC = "https://live.staticflickr.com"
+WWW = "https://www.flickr.com"
+DEFAULT_BUDDYICON = "https://www.flickr.com/images/buddyicon.gif"
+
+# flickr.photos.licenses.getInfo: id → (name, url); 0 has no URL to link.
+LICENSES: dict[str, tuple[str, str]] = {
+    "0": ("All Rights Reserved", ""),
+    "1": ("Attribution-NonCommercial-ShareAlike License", "https://creativecommons.org/licenses/by-nc-sa/2.0/"),
+    "2": ("Attribution-NonCommercial License", "https://creativecommons.org/licenses/by-nc/2.0/"),
+    "3": ("Attribution-NonCommercial-NoDerivs License", "https://creativecommons.org/licenses/by-nc-nd/2.0/"),
+    "4": ("Attribution License", "https://creativecommons.org/licenses/by/2.0/"),
+    "5": ("Attribution-ShareAlike License", "https://creativecommons.org/licenses/by-sa/2.0/"),
+    "6": ("Attribution-NoDerivs License", "https://creativecommons.org/licenses/by-nd/2.0/"),
+    "7": ("No known copyright restrictions", "https://www.flickr.com/commons/usage/"),
+    "8": ("United States Government Work", "http://www.usa.gov/copyright.shtml"),
+    "9": ("Public Domain Dedication (CC0)", "https://creativecommons.org/publicdomain/zero/1.0/"),
+    "10": ("Public Domain Mark", "https://creativecommons.org/publicdomain/mark/1.0/"),
+}
+
+IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
+
+# Attributes the model reads into fields; anything else on <photo> is kept
+# verbatim in Photo.extra so `rest`/`json` can hand it back.
+_FIELDS = {
+    "id", "owner", "secret", "server", "farm", "title", "ownername", "realname", "pathalias",
+    "iconserver", "iconfarm", "dateupload", "lastupdate", "datetaken", "datetakengranularity",
+    "datetakenunknown", "license", "tags", "machine_tags", "latitude", "longitude", "accuracy",
+    "media", "views", "count_views", "originalsecret", "originalformat", "o_width", "o_height",
+    "description", "comment",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    """One rendition of a photo: Flickr suffix, URL and pixel size (0 when unknown)."""
+
+    suffix: str
+    url: str
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    id: str
+    owner: str = ""
+    secret: str = ""
+    server: str = ""
+    farm: int = 0
+    title: str = ""
+    description: str = ""  # Flickr's own (untrusted) HTML; sanitised when rendered
+    ownername: str = ""
+    realname: str = ""
+    pathalias: str = ""
+    iconserver: str = ""
+    iconfarm: int = 0
+    dateupload: int | None = None  # unix time
+    lastupdate: int | None = None  # unix time
+    datetaken: str = ""  # "YYYY-MM-DD HH:MM:SS", local time of the camera, no zone
+    datetakengranularity: int = 0
+    datetakenunknown: int = 0
+    license: str = ""
+    tags: tuple[str, ...] = ()
+    machine_tags: tuple[str, ...] = ()
+    latitude: float = 0.0
+    longitude: float = 0.0
+    accuracy: int = 0
+    media: str = "photo"
+    views: int | None = None
+    originalsecret: str = ""
+    originalformat: str = ""
+    o_width: int = 0
+    o_height: int = 0
+    sizes: tuple[Size, ...] = ()  # from url_* extras, smallest first
+    comment: str = ""  # a gallery curator's comment
+    extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def geotagged(self) -> bool:
+        # Flickr sends latitude="0" longitude="0" accuracy="0" for photos
+        # without a location; a real point at 0,0 has an accuracy.
+        return self.accuracy > 0 or self.latitude != 0 or self.longitude != 0
+
+    @property
+    def is_video(self) -> bool:
+        return self.media == "video"
+
+    @property
+    def author_name(self) -> str:
+        return self.ownername or self.realname or self.owner
+
+    @property
+    def path(self) -> str:
+        """The owner's URL path segment: path alias when set, else the NSID."""
+        return self.pathalias or self.owner
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a standard photos response, paging filled in where the upstream left gaps."""
+
+    photos: tuple[Photo, ...]
+    page: int = 1
+    pages: int = 1
+    perpage: int = 0
+    total: int = 0
+    wrapper: str = "photos"  # "photoset" for flickr.photosets.getPhotos
+    info: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def paginated(self, per_page: int) -> Page:
+        """This page reported with the gateway's effective per_page: pages = ceil(total / per_page)."""
+        return replace(self, perpage=per_page, pages=math.ceil(self.total / per_page) if per_page else 0)
+
+    @property
+    def updated(self) -> int:
+        """Newest upload/update time of the page's photos (unix), 0 for an empty page."""
+        return max((p.lastupdate or p.dateupload or 0 for p in self.photos), default=0)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _int(value: object, default: int = 0) -> int:
+    try:
+        return int(float(str(value).strip()))
+    except (TypeError, ValueError, OverflowError):
+        return default
+
+
+def _float(value: object) -> float:
+    try:
+        number = float(str(value).strip())
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def _text(value: object) -> str:
+    """A JSON text node ({"_content": ...}) or plain value as clean text."""
+    if isinstance(value, Mapping):
+        value = value.get("_content", "")
+    return clean(value) if value is not None else ""
+
+
+def photo_from_attrs(attrs: Mapping[str, object], owner: str = "", ownername: str = "") -> Photo:
+    """Build a Photo from the attributes of one <photo> (XML attributes or JSON members).
+
+    `owner`/`ownername` fill in for photoset photos, which carry neither.
+    """
+    sizes = []
+    for key, (suffix, _edge) in URL_EXTRAS.items():
+        url = attrs.get(f"url_{key}")
+        if url:
+            sizes.append(Size(suffix, clean(url), _int(attrs.get(f"width_{key}")), _int(attrs.get(f"height_{key}"))))
+    extra = {
+        k: clean(v) for k, v in attrs.items()
+        if k not in _FIELDS and not k.startswith(("url_", "width_", "height_")) and not isinstance(v, Mapping | list)
+    }
+    views = attrs.get("views", attrs.get("count_views"))
+    return Photo(
+        id=clean(attrs.get("id", "")),
+        owner=clean(attrs.get("owner") or owner),
+        secret=clean(attrs.get("secret", "")),
+        server=clean(attrs.get("server", "")),
+        farm=_int(attrs.get("farm")),
+        title=_text(attrs.get("title", "")),
+        description=_text(attrs.get("description", "")),
+        ownername=clean(attrs.get("ownername") or ownername),
+        realname=clean(attrs.get("realname", "")),
+        pathalias=clean(attrs.get("pathalias") or attrs.get("path_alias") or ""),
+        iconserver=clean(attrs.get("iconserver", "")),
+        iconfarm=_int(attrs.get("iconfarm")),
+        dateupload=_int(attrs["dateupload"]) if attrs.get("dateupload") not in (None, "") else None,
+        lastupdate=_int(attrs["lastupdate"]) or None if attrs.get("lastupdate") not in (None, "") else None,
+        datetaken=clean(attrs.get("datetaken", "")),
+        datetakengranularity=_int(attrs.get("datetakengranularity")),
+        datetakenunknown=_int(attrs.get("datetakenunknown")),
+        license=clean(attrs.get("license", "")),
+        tags=tuple(clean(attrs.get("tags", "")).split()),
+        machine_tags=tuple(clean(attrs.get("machine_tags", "")).split()),
+        latitude=_float(attrs.get("latitude")),
+        longitude=_float(attrs.get("longitude")),
+        accuracy=_int(attrs.get("accuracy")),
+        media=clean(attrs.get("media") or "photo"),
+        views=_int(views) if views not in (None, "") else None,
+        originalsecret=clean(attrs.get("originalsecret", "")),
+        originalformat=clean(attrs.get("originalformat", "")),
+        o_width=_int(attrs.get("o_width") or attrs.get("width_o")),
+        o_height=_int(attrs.get("o_height") or attrs.get("height_o")),
+        sizes=tuple(sorted(sizes, key=lambda s: SUFFIX_EDGE[s.suffix] or 10**6)),
+        comment=_text(attrs.get("comment", "")),
+        extra=MappingProxyType(extra),
+    )
+
+
+def page_from_wrapper(wrapper: str, attrs: Mapping[str, object], photos: list[Photo]) -> Page:
+    """A Page from the wrapper's attributes, filling what an upstream left out.
+
+    getContactsPhotos sends no page/pages/total, people.getPhotosOf sends
+    has_next_page instead of total, panda.getPhotos sends only total.
+    """
+    page = max(1, _int(attrs.get("page"), 1))
+    perpage = _int(attrs.get("perpage") or attrs.get("per_page"), 0) or len(photos)
+    seen = (page - 1) * perpage + len(photos)
+    if attrs.get("total") not in (None, ""):
+        total = _int(attrs.get("total"))
+    elif _int(attrs.get("has_next_page")):
+        total = seen + 1  # at least one more photo exists
+    else:
+        total = seen
+    pages = _int(attrs.get("pages"), -1)
+    if pages < 0:
+        pages = math.ceil(total / perpage) if perpage else 1
+    info = {k: clean(v) for k, v in attrs.items()
+            if k not in {"page", "pages", "perpage", "per_page", "total", "photo"} and not isinstance(v, Mapping | list)}
+    return Page(tuple(photos), page, pages, perpage, total, wrapper, MappingProxyType(info))
+
+
+def parse_rest(root) -> Page:
+    """Page from a parsed <rsp> (use safexml.parse first); FlickrError for stat="fail"."""
+    if root.tag != "rsp":
+        raise ValueError(f"not a Flickr response: root element <{root.tag}>")
+    if root.get("stat") != "ok":
+        err = root.find("err")
+        if err is None:
+            raise ValueError("a failed Flickr response without <err>")
+        raise FlickrError(_int(err.get("code")), clean(err.get("msg", "")))
+    for wrapper in ("photos", "photoset"):
+        el = root.find(wrapper)
+        if el is not None:
+            break
+    else:
+        raise ValueError("not a standard photos response: no <photos> or <photoset>")
+    owner, ownername = el.get("owner", ""), el.get("ownername", "")
+    photos = []
+    for p in el.iter("photo"):
+        attrs = dict(p.attrib)
+        for child in p:
+            if child.tag in ("description", "comment"):
+                attrs[child.tag] = child.text or ""
+        photos.append(photo_from_attrs(attrs, owner, ownername))
+    return page_from_wrapper(wrapper, el.attrib, photos)
+
+
+def parse_json(data: Mapping) -> Page:
+    """Page from Flickr's JSON response (the decoded object); FlickrError for stat "fail"."""
+    if not isinstance(data, Mapping):
+        raise ValueError("not a Flickr JSON response")
+    if data.get("stat") != "ok":
+        if data.get("stat") == "fail":
+            raise FlickrError(_int(data.get("code")), clean(data.get("message", "")))
+        raise ValueError("a Flickr JSON response without stat")
+    for wrapper in ("photos", "photoset"):
+        body = data.get(wrapper)
+        if isinstance(body, Mapping):
+            break
+    else:
+        raise ValueError("not a standard photos response: no photos or photoset")
+    items = body.get("photo") or []
+    if isinstance(items, Mapping):  # a single photo in some converters
+        items = [items]
+    owner, ownername = str(body.get("owner", "")), str(body.get("ownername", ""))
+    photos = [photo_from_attrs(p, owner, ownername) for p in items if isinstance(p, Mapping)]
+    return page_from_wrapper(wrapper, body, photos)
+
+
+# ---------------------------------------------------------------- URLs
+
+
+def photo_page_url(photo: Photo) -> str:
+    return f"{WWW}/photos/{photo.path}/{photo.id}/"
+
+
+def profile_url(photo: Photo) -> str:
+    return f"{WWW}/people/{photo.owner}/"
+
+
+def buddyicon_url(photo: Photo) -> str:
+    if photo.iconserver and photo.iconserver != "0":
+        return f"https://farm{photo.iconfarm}.staticflickr.com/{photo.iconserver}/buddyicons/{photo.owner}.jpg"
+    return DEFAULT_BUDDYICON
+
+
+def license_url(photo: Photo) -> str:
+    return LICENSES.get(photo.license, ("", ""))[1]
+
+
+def image(photo: Photo, suffix: str) -> Size | None:
+    """The photo's rendition with this suffix, with pixel size when it can be known.
+
+    A url_* extra is used as is. Otherwise the URL is built from server and
+    secret (sizes below h share the photo's secret; o needs originalsecret and
+    originalformat; h and k cannot be built) and the size is scaled from the
+    original's or any known rendition's aspect ratio. None when the size cannot exist.
+    """
+    for s in photo.sizes:
+        if s.suffix == suffix:
+            return s
+    if suffix == "o":
+        if not (photo.originalsecret and photo.originalformat):
+            return None
+        url = f"{STATIC}/{photo.server}/{photo.id}_{photo.originalsecret}_o.{photo.originalformat}"
+        return Size("o", url, photo.o_width, photo.o_height)
+    if suffix in OWN_SECRET or not (photo.server and photo.secret) or suffix not in SUFFIX_EDGE:
+        return None
+    name = f"{photo.id}_{photo.secret}{'_' + suffix if suffix else ''}.jpg"
+    width, height = _scaled(photo, suffix)
+    return Size(suffix, f"{STATIC}/{photo.server}/{name}", width, height)
+
+
+def _scaled(photo: Photo, suffix: str) -> tuple[int, int]:
+    edge = SUFFIX_EDGE[suffix]
+    if suffix in SQUARE:
+        return edge, edge
+    known = [(photo.o_width, photo.o_height)] + [(s.width, s.height) for s in photo.sizes if s.suffix not in SQUARE]
+    for w, h in known:
+        if w > 0 and h > 0:
+            scale = edge / max(w, h)
+            return max(1, round(w * scale)), max(1, round(h * scale))
+    return 0, 0
+
+
+def best_image(photo: Photo, wanted: str) -> Size | None:
+    """The wanted rendition, or the nearest smaller one that exists (for photo frames)."""
+    ladder = ["o", "k", "h", "b", "c", "z", "", "n", "m", "t"]
+    start = ladder.index(wanted) if wanted in ladder else ladder.index("b")
+    for suffix in ladder[start:]:
+        size = image(photo, suffix)
+        if size is not None:
+            return size
+    return None
+
+
+def image_type(size: Size) -> str:
+    return IMAGE_TYPES.get(size.url.rsplit(".", 1)[-1].lower(), "image/jpeg")
+
+
+def video_url(photo: Photo) -> str:
+    return f"{WWW}/photos/{photo.owner}/{photo.id}/play/site/{photo.secret}/"

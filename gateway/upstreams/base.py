@@ -1,0 +1,22 @@
+"""The one-method interface every upstream implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from ..model import Page
+
+
+class Upstream(Protocol):
+    """Where photos come from: the embedded library or Flickr itself.
+
+    `args` are the method's own arguments as strings (tags, user_id, bbox, ...),
+    with `page` and `per_page` already normalised and capped by the API layer;
+    never `method`, `format`, `api_key` or callback arguments. Failures are
+    raised as FlickrError with Flickr's code and message.
+    """
+
+    name: str
+
+    def photos(self, method: str, args: Mapping[str, str]) -> Page: ...
