@@ -1,0 +1,177 @@
+"""Flickr's own envelopes: `rest` (XML) and `json`, with only the extras asked for.
+
+    <?xml version="1.0" encoding="utf-8" ?>
+    <rsp stat="ok">
+    <photos page="1" pages="14" perpage="10" total="139">
+      <photo id="..." owner="..." secret="..." server="..." farm="66" title="..."
+             ispublic="1" isfriend="0" isfamily="0" [extras...]>
+        <description>...</description>      (only with extras=description)
+      </photo>
+    </photos>
+    </rsp>
+
+    {"photos": {"page": 1, "pages": 14, "perpage": 10, "total": 139, "photo": [...]}, "stat": "ok"}
+
+photosets.getPhotos answers <photoset id primary owner ownername ... title>
+and its photos carry no owner; methods add their own per-photo attributes
+(isprimary, is_primary/has_comment, dateadded, date_faved) whatever the extras.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from lxml import etree
+
+from ..model import URL_EXTRAS, Page, Photo
+from ..safexml import clean
+from .feed import FeedContext
+
+# extras name → the attributes it adds (Flickr's reflection docs and recorded responses).
+EXTRA_ATTRS: dict[str, tuple[str, ...]] = {
+    "description": ("description",),
+    "license": ("license",),
+    "date_upload": ("dateupload",),
+    "date_taken": ("datetaken", "datetakengranularity", "datetakenunknown"),
+    "owner_name": ("ownername",),
+    "icon_server": ("iconserver", "iconfarm"),
+    "original_format": ("originalsecret", "originalformat"),
+    "last_update": ("lastupdate",),
+    "geo": ("latitude", "longitude", "accuracy", "context", "place_id", "woeid",
+            "geo_is_public", "geo_is_contact", "geo_is_friend", "geo_is_family"),
+    "tags": ("tags",),
+    "machine_tags": ("machine_tags",),
+    "o_dims": ("o_width", "o_height"),
+    "views": ("views",),
+    "count_views": ("count_views",),
+    "count_comments": ("count_comments",),
+    "media": ("media", "media_status"),
+    "path_alias": ("pathalias",),
+    "realname": ("realname",),
+    "safety_level": ("safety_level",),
+    **{f"url_{k}": (f"url_{k}", f"height_{k}", f"width_{k}") for k in URL_EXTRAS},
+}
+EXTRAS = frozenset(EXTRA_ATTRS)
+BASE = ("id", "owner", "secret", "server", "farm", "title", "ispublic", "isfriend", "isfamily")
+# Per-photo attributes a method always sends, whatever the extras.
+METHOD_ATTRS = ("isprimary", "is_primary", "has_comment", "dateadded", "date_faved", "username")
+INT_ATTRS = {"farm", "ispublic", "isfriend", "isfamily", "iconfarm", "context", "datetakengranularity"}
+
+
+def all_attrs(photo: Photo) -> dict[str, str]:
+    """Every attribute Flickr could have sent for this photo, as strings."""
+    attrs = dict(photo.extra)
+    attrs.update(
+        id=photo.id, owner=photo.owner, secret=photo.secret, server=photo.server, farm=str(photo.farm),
+        title=photo.title, license=photo.license, ownername=photo.ownername, realname=photo.realname,
+        pathalias=photo.pathalias, iconserver=photo.iconserver, iconfarm=str(photo.iconfarm),
+        datetaken=photo.datetaken, datetakengranularity=str(photo.datetakengranularity),
+        datetakenunknown=str(photo.datetakenunknown), tags=" ".join(photo.tags),
+        machine_tags=" ".join(photo.machine_tags), latitude=_coord(photo.latitude),
+        longitude=_coord(photo.longitude), accuracy=str(photo.accuracy), media=photo.media,
+        originalsecret=photo.originalsecret, originalformat=photo.originalformat,
+        description=photo.description,
+    )
+    attrs.setdefault("ispublic", "1")
+    attrs.setdefault("isfriend", "0")
+    attrs.setdefault("isfamily", "0")
+    attrs.setdefault("context", "0")
+    attrs.setdefault("media_status", "ready")
+    for key, value in (("dateupload", photo.dateupload), ("lastupdate", photo.lastupdate),
+                       ("views", photo.views), ("o_width", photo.o_width or None),
+                       ("o_height", photo.o_height or None)):
+        if value is not None:
+            attrs[key] = str(value)
+    for key, (suffix, _edge) in URL_EXTRAS.items():
+        for size in photo.sizes:
+            if size.suffix == suffix:
+                attrs[f"url_{key}"] = size.url
+                attrs[f"height_{key}"] = str(size.height)
+                attrs[f"width_{key}"] = str(size.width)
+    return attrs
+
+
+def _coord(value: float) -> str:
+    return f"{value:.6f}".rstrip("0").rstrip(".") if value else "0"
+
+
+def wanted(extras: Iterable[str]) -> list[str]:
+    return [a for e in extras for a in EXTRA_ATTRS.get(e, ())]
+
+
+def photo_attrs(photo: Photo, extras: frozenset[str], wrapper: str) -> dict[str, str]:
+    """The attributes of one <photo> as Flickr sends them for these extras."""
+    attrs = all_attrs(photo)
+    names = [n for n in BASE if not (wrapper == "photoset" and n == "owner")]
+    names += [n for n in METHOD_ATTRS if n in attrs]
+    names += wanted(sorted(extras))
+    return {n: attrs[n] for n in dict.fromkeys(names) if attrs.get(n, "") != "" or n in BASE}
+
+
+def _wrapper_attrs(page: Page) -> dict[str, str]:
+    paging = {"page": page.page, "pages": page.pages, "perpage": page.perpage, "total": page.total}
+    if page.wrapper == "photoset":
+        paging["per_page"] = page.perpage
+    return {**{k: v for k, v in page.info.items() if k not in paging}, **{k: str(v) for k, v in paging.items()}}
+
+
+def render_rest(page: Page, ctx: FeedContext) -> bytes:
+    rsp = etree.Element("rsp", stat="ok")
+    wrapper = etree.SubElement(rsp, page.wrapper, {k: clean(v) for k, v in _wrapper_attrs(page).items()})
+    for photo in page.photos:
+        attrs = photo_attrs(photo, ctx.extras, page.wrapper)
+        description = attrs.pop("description", None)
+        el = etree.SubElement(wrapper, "photo", {k: clean(v) for k, v in attrs.items()})
+        if description is not None:
+            etree.SubElement(el, "description").text = clean(description)
+        if photo.comment:
+            etree.SubElement(el, "comment").text = clean(photo.comment)
+    etree.indent(rsp, space="\t")
+    return etree.tostring(rsp, xml_declaration=True, encoding="utf-8")
+
+
+def _json_value(name: str, value: str) -> object:
+    if name in ("description", "comment"):
+        return {"_content": value}
+    if name in INT_ATTRS:
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    return value
+
+
+def render_json(page: Page, ctx: FeedContext) -> bytes:
+    body: dict[str, object] = {k: v for k, v in _wrapper_attrs(page).items()}
+    for key in ("page", "pages", "perpage", "per_page", "total"):
+        if key in body:
+            body[key] = int(body[key])
+    photos = []
+    for photo in page.photos:
+        attrs = photo_attrs(photo, ctx.extras, page.wrapper)
+        item = {k: _json_value(k, v) for k, v in attrs.items()}
+        if photo.comment:
+            item["comment"] = {"_content": photo.comment}
+        photos.append(item)
+    body["photo"] = photos
+    return envelope({page.wrapper: body, "stat": "ok"}, ctx.jsoncallback)
+
+
+def envelope(data: dict, callback: str | None) -> bytes:
+    """JSON text, wrapped in callback(...) when a callback is named (JSONP)."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    # U+2028/2029 are legal in JSON but end a line in JavaScript: escape them for JSONP.
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return (f"{callback}({text})" if callback else text).encode("utf-8")
+
+
+def error_rest(code: int, message: str) -> bytes:
+    rsp = etree.Element("rsp", stat="fail")
+    etree.SubElement(rsp, "err", code=str(code), msg=clean(message))
+    etree.indent(rsp, space="\t")
+    return etree.tostring(rsp, xml_declaration=True, encoding="utf-8")
+
+
+def error_json(code: int, message: str, callback: str | None) -> bytes:
+    return envelope({"stat": "fail", "code": code, "message": message}, callback)
