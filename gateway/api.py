@@ -264,6 +264,7 @@ def error_response(err: FlickrError) -> Response:
         if fmt is FORMATS["json"]:
             callback = g.get("jsoncallback")
             body = error_json(err.code, err.message, callback)
-            return Response(body, 200, headers, content_type=f"{JSONP_TYPE if callback else fmt.content_type}; charset=utf-8")
+            content_type = JSONP_TYPE if callback else fmt.content_type
+            return Response(body, 200, headers, content_type=f"{content_type}; charset=utf-8")
         return Response(error_rest(err.code, err.message), 200, headers, content_type="text/xml; charset=utf-8")
     return Response(error_rest(err.code, err.message), err.status, headers, content_type="text/xml; charset=utf-8")

@@ -49,7 +49,7 @@ from .html import entry_html
 
 NSMAP = {None: NS["atom"], "dc": NS["dc"], "flickr": NS["flickr"], "media": NS["media"]}
 GEO_NSMAP = {**NSMAP, "georss": NS["georss"], "geo": NS["geo"]}
-A = "{%s}" % NS["atom"]
+A = f"{{{NS['atom']}}}"
 
 
 def render(page: Page, ctx: FeedContext, *, with_geo: bool = False) -> bytes:
