@@ -219,7 +219,8 @@ def photo_from_attrs(attrs: Mapping[str, object], owner: str = "", ownername: st
         datetakengranularity=_int(attrs.get("datetakengranularity")),
         datetakenunknown=_int(attrs.get("datetakenunknown")),
         license=clean(attrs.get("license", "")),
-        tags=tuple(clean(attrs.get("tags", "")).split()),
+        # Flickr's normalised tags can repeat ("Sony" and "sony" both become "sony").
+        tags=tuple(dict.fromkeys(clean(attrs.get("tags", "")).split())),
         machine_tags=tuple(clean(attrs.get("machine_tags", "")).split()),
         latitude=_float(attrs.get("latitude")),
         longitude=_float(attrs.get("longitude")),

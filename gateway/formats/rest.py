@@ -56,6 +56,8 @@ EXTRAS = frozenset(EXTRA_ATTRS)
 BASE = ("id", "owner", "secret", "server", "farm", "title", "ispublic", "isfriend", "isfamily")
 # Per-photo attributes a method always sends, whatever the extras.
 METHOD_ATTRS = ("isprimary", "is_primary", "has_comment", "dateadded", "date_faved", "username")
+# Flickr sends these even when empty (title="", tags="", pathalias=""); others only when known.
+SENT_EMPTY = {*BASE, "tags", "machine_tags", "description", "pathalias", "ownername"}
 INT_ATTRS = {"farm", "ispublic", "isfriend", "isfamily", "iconfarm", "context", "datetakengranularity"}
 
 
@@ -106,7 +108,7 @@ def photo_attrs(photo: Photo, extras: frozenset[str], wrapper: str) -> dict[str,
     names = [n for n in BASE if not (wrapper == "photoset" and n == "owner")]
     names += [n for n in METHOD_ATTRS if n in attrs]
     names += wanted(sorted(extras))
-    return {n: attrs[n] for n in dict.fromkeys(names) if attrs.get(n, "") != "" or n in BASE}
+    return {n: attrs[n] for n in dict.fromkeys(names) if attrs.get(n, "") != "" or n in SENT_EMPTY}
 
 
 def _wrapper_attrs(page: Page) -> dict[str, str]:
