@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from ..model import URL_EXTRAS, Page, Photo
+from ..model import PUBLIC_DEFAULTS, URL_EXTRAS, Page, Photo
 from ..safexml import clean
 from .feed import FeedContext
 
@@ -63,7 +63,7 @@ INT_ATTRS = {"farm", "ispublic", "isfriend", "isfamily", "iconfarm", "context", 
 
 def all_attrs(photo: Photo) -> dict[str, str]:
     """Every attribute Flickr could have sent for this photo, as strings."""
-    attrs = dict(photo.extra)
+    attrs = {**PUBLIC_DEFAULTS, **photo.extra}
     attrs.update(
         id=photo.id, owner=photo.owner, secret=photo.secret, server=photo.server, farm=str(photo.farm),
         title=photo.title, license=photo.license, ownername=photo.ownername, realname=photo.realname,
@@ -75,11 +75,6 @@ def all_attrs(photo: Photo) -> dict[str, str]:
         originalsecret=photo.originalsecret, originalformat=photo.originalformat,
         description=photo.description,
     )
-    attrs.setdefault("ispublic", "1")
-    attrs.setdefault("isfriend", "0")
-    attrs.setdefault("isfamily", "0")
-    attrs.setdefault("context", "0")
-    attrs.setdefault("media_status", "ready")
     for key, value in (("dateupload", photo.dateupload), ("lastupdate", photo.lastupdate),
                        ("views", photo.views), ("o_width", photo.o_width or None),
                        ("o_height", photo.o_height or None)):
@@ -108,7 +103,9 @@ def photo_attrs(photo: Photo, extras: frozenset[str], wrapper: str) -> dict[str,
     names = [n for n in BASE if not (wrapper == "photoset" and n == "owner")]
     names += [n for n in METHOD_ATTRS if n in attrs]
     names += wanted(sorted(extras))
-    return {n: attrs[n] for n in dict.fromkeys(names) if attrs.get(n, "") != "" or n in SENT_EMPTY}
+    # An attribute the upstream sent empty (place_id="") is handed back as sent.
+    return {n: attrs[n] for n in dict.fromkeys(names)
+            if attrs.get(n, "") != "" or n in SENT_EMPTY or n in photo.extra}
 
 
 def _wrapper_attrs(page: Page) -> dict[str, str]:
