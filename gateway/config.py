@@ -26,6 +26,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIBRARY_PATH", "instance/library.sqlite", "the embedded library's SQLite file"),
     Setting("CACHE_URL", "memory://", "`memory://`, `file:///path` or `redis://host:port/db`"),
     Setting("CACHE_TTL", 300, "seconds a rendered feed stays fresh"),
+    Setting("CACHE_STALE", 86400, "seconds an expired entry is kept to serve when the upstream fails"),
+    Setting("CACHE_MAX_BYTES", 32 * 1024 * 1024, "`memory://`: most bytes cached per worker (least recently used go)"),
+    Setting("CACHE_MAX_ENTRIES", 10000, "`memory://`: most entries cached per worker"),
     Setting("API_KEYS", "", "comma-separated keys clients must send as `api_key`; empty = open"),
     Setting("PROXY_HOPS", 1, "how many proxies in front of the gateway to trust for X-Forwarded-*"),
 )
@@ -46,4 +49,6 @@ def coerce(config: dict) -> None:
                 raise ValueError(f"GATEWAY_{s.name} must be a whole number, got {value!r}") from None
         config[s.name] = value
     config["MAX_PER_PAGE"] = max(1, min(500, config["MAX_PER_PAGE"]))
+    for name in ("CACHE_TTL", "CACHE_STALE"):
+        config[name] = max(0, config[name])
     config["API_KEYS"] = frozenset(k.strip() for k in str(config["API_KEYS"]).split(",") if k.strip())

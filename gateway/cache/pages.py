@@ -1,0 +1,45 @@
+"""Upstream answers as cache entries: a Page, or a Flickr failure that is the call's answer.
+
+A Page is stored as Flickr's own JSON with every extra (rest.render_json) and
+read back with model.parse_json: no second serialisation format, no pickle,
+and the stored text is what Flickr itself would have sent. The round trip is
+lossless for every recorded response (tests/test_cache.py). Only attributes
+outside Flickr's extras table are dropped, and no renderer reads those.
+
+A 4xx failure ("Group not found", code 1) is cached like a page, so a broken
+URL polled by a feed reader does not spend the upstream budget; a 5xx one
+(105 unavailable, a key Flickr rejects) is not: it says nothing about the call.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..errors import SERVICE_UNAVAILABLE, FlickrError
+from ..formats.feed import FeedContext
+from ..formats.rest import EXTRAS, render_json
+from ..model import Page, parse_json
+from .entry import Entry
+
+EVERYTHING = FeedContext(method="", args={}, title="", link="", self_url="", feed_id="", extras=EXTRAS)
+
+
+def is_answer(err: FlickrError) -> bool:
+    """Whether a failure belongs to the call (bad arguments, not found) rather than to the upstream's health."""
+    return err.status < 500 and err.code != SERVICE_UNAVAILABLE
+
+
+def encode(page: Page) -> tuple[bytes, ...]:
+    return (render_json(page, EVERYTHING),)
+
+
+def encode_error(err: FlickrError) -> dict:
+    return {"error": {"code": err.code, "message": err.message, "status": err.status}}
+
+
+def decode(entry: Entry) -> Page:
+    """The stored Page; raises the stored FlickrError for a cached failure."""
+    failure = entry.meta.get("error")
+    if failure:
+        raise FlickrError(failure["code"], failure["message"], failure["status"])
+    return parse_json(json.loads(entry.parts[0]))
