@@ -16,9 +16,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     config.coerce(app.config)
 
-    from . import api, cli, upstreams
+    from . import api, cache, cli, upstreams
 
     upstreams.init_app(app)
+    cache.init_app(app)
     api.init_app(app)
     cli.init_app(app)
     return app

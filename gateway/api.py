@@ -1,14 +1,17 @@
 """The /services/rest/ endpoint: the only module that knows about HTTP (SPEC 1, 4, 5, 7).
 
-One request, one direction: parse the call → upstream.photos() → FORMATS[format].render()
-→ a response with validators, or a Flickr-style error.
+One request, one direction: parse the call → cached response? → upstream.photos() (cached
+and coalesced per call) → FORMATS[format].render() → a response with validators, or a
+Flickr-style error.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +22,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date, parse_date
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import errors, upstreams
+from . import cache, errors, upstreams
+from .cache import cache_key, pages
+from .cache.entry import Entry
 from .errors import FlickrError, header_value
 from .formats import FORMATS, JSONP_TYPE, Format
 from .formats.feed import DEFAULT_SIZE, ENCLOSURE_SIZES, FeedContext
@@ -207,25 +212,85 @@ def feed_context(call: Call, page: Page) -> FeedContext:
 @bp.route("/services/rest", methods=["GET", "POST"])
 def rest() -> Response:
     call = parse_call(request_args())
-    page = upstreams.get().photos(call.method.name, call.args).paginated(int(call.args["per_page"]))
+    store = cache.get()
+    # Everything that changes the bytes: the call, how it is rendered, and the
+    # base URL that self/paging links are built from. Never the caller's key.
+    key = cache_key("response", upstreams.get().name, call.method.name, canonical_args(call.args),
+                    call.format_name, call.size, call.jsoncallback, request.base_url)
+    entry = store.get(key)
+    if entry is None or not entry.fresh(time.time()):
+        try:
+            entry = render(call, key)
+        except Exception as exc:
+            if entry is None or (isinstance(exc, FlickrError) and pages.is_answer(exc)):
+                raise
+            # The page behind this response is gone, but the response itself is still kept.
+            log.warning("upstream failed (%s); serving a copy %ds old of %s",
+                        exc, entry.age(time.time()), _url(call.public_args))
+    return respond(entry)
+
+
+def canonical_args(args: Mapping[str, str]) -> dict[str, str]:
+    """The arguments as a cache key sees them: extras is a set ("geo,tags" = "tags,geo,tags")."""
+    out = dict(args)
+    extras = sorted({e.strip() for e in out.pop("extras", "").split(",") if e.strip()})
+    if extras:
+        out["extras"] = ",".join(extras)
+    return out
+
+
+def render(call: Call, key: str) -> Entry:
+    """Fetch the call's page (cached and coalesced per upstream call), render it and cache the response."""
+    store, upstream = cache.get(), upstreams.get()
+
+    def load() -> Entry:
+        try:
+            page = upstream.photos(call.method.name, call.args)
+        except FlickrError as err:
+            if not pages.is_answer(err):
+                raise
+            return store.new_entry((), pages.encode_error(err))
+        return store.new_entry(pages.encode(page), {})
+
+    fetched = store.fetch(cache_key("page", upstream.name, call.method.name, canonical_args(call.args)), load)
+    page = pages.decode(fetched).paginated(int(call.args["per_page"]))
     body = call.format.render(page, feed_context(call, page))
     content_type = JSONP_TYPE if call.format_name == "json" and call.jsoncallback else call.format.content_type
-    return respond(body, content_type, page.updated)
+    # Compressed once here, not per request; mtime=0 keeps the gzip bytes stable.
+    meta = {"etag": hashlib.sha1(body).hexdigest(), "updated": page.updated, "type": content_type}
+    entry = fetched.derive((body, gzip.compress(body, mtime=0)), meta)
+    store.set(key, entry)
+    return entry
 
 
-def respond(body: bytes, content_type: str, updated: int) -> Response:
-    """200 with validators, or 304 (SPEC 7): If-None-Match, else If-Modified-Since as "not modified since" (≤)."""
-    etag = hashlib.sha1(body).hexdigest()
-    last_modified = datetime.fromtimestamp(updated, UTC)
+def respond(entry: Entry) -> Response:
+    """200 with validators, or 304 (SPEC 7): If-None-Match, else If-Modified-Since as "not modified since" (≤).
+
+    A client that accepts gzip gets the compressed copy under the weak form of
+    the ETag (as nginx does): same content, another encoding.
+    """
     ttl = current_app.config["CACHE_TTL"]
+    etag = entry.meta["etag"]
+    last_modified = datetime.fromtimestamp(entry.meta["updated"], UTC)
+    gzipped = request.accept_encodings["gzip"] > 0
     headers = {
-        "ETag": f'"{etag}"',
+        "ETag": f'W/"{etag}"' if gzipped else f'"{etag}"',
         "Last-Modified": http_date(last_modified),
         "Cache-Control": f"public, max-age={ttl}",
+        "Vary": "Accept-Encoding",
     }
+    age = entry.age(time.time())
+    if age:
+        headers["Age"] = str(age)
+    if age > ttl:
+        headers["Warning"] = '110 - "Response is Stale"'
     if not_modified(etag, last_modified):
         return Response(status=304, headers=headers)
-    return Response(body, headers=headers, content_type=f"{content_type}; charset=utf-8")
+    body, compressed = entry.parts
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+        body = compressed
+    return Response(body, headers=headers, content_type=f"{entry.meta['type']}; charset=utf-8")
 
 
 def not_modified(etag: str, last_modified: datetime) -> bool:
