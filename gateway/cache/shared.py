@@ -59,7 +59,9 @@ class RedisBackend:
 
     def get(self, key: str) -> Entry | None:
         blob = self._call("GET", lambda: self.client.get(PREFIX + key), None)
-        return loads(blob) if blob else None
+        entry = loads(blob) if blob else None
+        # Redis expires the key itself; this check only guards against clocks that disagree.
+        return entry if entry is not None and entry.expires > time.time() else None
 
     def set(self, key: str, entry: Entry) -> None:
         ms = int((entry.expires - time.time()) * 1000)
