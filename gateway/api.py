@@ -14,16 +14,16 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.http import http_date, parse_date
+from werkzeug.http import http_date
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import cache, errors, upstreams
 from .cache import cache_key, pages
+from .cache import http as hits
 from .cache.entry import Entry
 from .errors import FlickrError, header_value
 from .formats import FORMATS, JSONP_TYPE, Format
@@ -70,6 +70,9 @@ class Call:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    # Repeated identical requests are answered from the cache before Flask (cache/http.py);
+    # installed first so that ProxyFix, wrapped around it, has rewritten the environ.
+    hits.install(app)
     hops = app.config["PROXY_HOPS"]
     if hops > 0:
         # Links (self, network link) must name the host the client used, not gunicorn's socket.
@@ -216,7 +219,8 @@ def rest() -> Response:
     # Everything that changes the bytes: the call, how it is rendered, and the
     # base URL that self/paging links are built from. Never the caller's key.
     key = cache_key("response", upstreams.get().name, call.method.name, canonical_args(call.args),
-                    call.format_name, call.size, call.jsoncallback, request.base_url)
+                    call.format_name, call.size, call.jsoncallback, hits.origin(request.environ))
+    current_app.extensions["gateway.known"].remember(hits.raw_request(request.environ), key)
     entry = store.get(key)
     if entry is None or not entry.fresh(time.time()):
         try:
@@ -257,48 +261,17 @@ def render(call: Call, key: str) -> Entry:
     body = call.format.render(page, feed_context(call, page))
     content_type = JSONP_TYPE if call.format_name == "json" and call.jsoncallback else call.format.content_type
     # Compressed once here, not per request; mtime=0 keeps the gzip bytes stable.
-    meta = {"etag": hashlib.sha1(body).hexdigest(), "updated": page.updated, "type": content_type}
+    meta = {"etag": hashlib.sha1(body).hexdigest(), "updated": page.updated, "type": f"{content_type}; charset=utf-8",
+            "modified": http_date(page.updated)}
     entry = fetched.derive((body, gzip.compress(body, mtime=0)), meta)
     store.set(key, entry)
     return entry
 
 
 def respond(entry: Entry) -> Response:
-    """200 with validators, or 304 (SPEC 7): If-None-Match, else If-Modified-Since as "not modified since" (≤).
-
-    A client that accepts gzip gets the compressed copy under the weak form of
-    the ETag (as nginx does): same content, another encoding.
-    """
-    ttl = current_app.config["CACHE_TTL"]
-    etag = entry.meta["etag"]
-    last_modified = datetime.fromtimestamp(entry.meta["updated"], UTC)
-    gzipped = request.accept_encodings["gzip"] > 0
-    headers = {
-        "ETag": f'W/"{etag}"' if gzipped else f'"{etag}"',
-        "Last-Modified": http_date(last_modified),
-        "Cache-Control": f"public, max-age={ttl}",
-        "Vary": "Accept-Encoding",
-    }
-    age = entry.age(time.time())
-    if age:
-        headers["Age"] = str(age)
-    if age > ttl:
-        headers["Warning"] = '110 - "Response is Stale"'
-    if not_modified(etag, last_modified):
-        return Response(status=304, headers=headers)
-    body, compressed = entry.parts
-    if gzipped:
-        headers["Content-Encoding"] = "gzip"
-        body = compressed
-    return Response(body, headers=headers, content_type=f"{entry.meta['type']}; charset=utf-8")
-
-
-def not_modified(etag: str, last_modified: datetime) -> bool:
-    if_none_match = request.if_none_match
-    if if_none_match:
-        return if_none_match.contains_weak(etag) or if_none_match.star_tag
-    since = parse_date(request.headers.get("If-Modified-Since"))
-    return since is not None and since >= last_modified
+    """200 with validators, or 304 (SPEC 7); the rules are in cache/http.py, shared with FastHits."""
+    status, headers, body = hits.answer(entry, request.environ, current_app.config["CACHE_TTL"])
+    return Response(body, status, headers)
 
 
 # ---------------------------------------------------------------- errors

@@ -27,8 +27,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CACHE_URL", "memory://", "`memory://`, `file:///path` or `redis://host:port/db`"),
     Setting("CACHE_TTL", 300, "seconds a rendered feed stays fresh"),
     Setting("CACHE_STALE", 86400, "seconds an expired entry is kept to serve when the upstream fails"),
-    Setting("CACHE_MAX_BYTES", 32 * 1024 * 1024, "`memory://`: most bytes cached per worker (least recently used go)"),
-    Setting("CACHE_MAX_ENTRIES", 10000, "`memory://`: most entries cached per worker"),
+    Setting("CACHE_MAX_BYTES", 32 * 1024 * 1024,
+            "most bytes each worker keeps in memory (the `memory://` cache, or hot entries of a shared one)"),
+    Setting("CACHE_MAX_ENTRIES", 10000, "most entries each worker keeps in memory"),
     Setting("API_KEYS", "", "comma-separated keys clients must send as `api_key`; empty = open"),
     Setting("PROXY_HOPS", 1, "how many proxies in front of the gateway to trust for X-Forwarded-*"),
 )

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import time
+import zlib
 
 import pytest
 from cachesupport import Clock, free_port, redis_server
@@ -40,7 +41,7 @@ def test_page_survives_the_cache_unchanged(name):
     page = recorded(name)
     cached = Entry(pages.encode(page))
     assert pages.decode(cached) == page
-    assert parse_json(json.loads(cached.parts[0])) == page  # plain Flickr JSON, readable by anything
+    assert parse_json(json.loads(zlib.decompress(cached.parts[0]))) == page  # plain Flickr JSON
 
 
 def test_a_cached_failure_is_raised_again():
@@ -175,14 +176,17 @@ def make_app_on(url, upstream):
     return app
 
 
-def test_a_redis_outage_serves_uncached(caplog):
+SEARCH = "/services/rest/?method=flickr.photos.search&format=feed-rss_200&tags="
+
+
+def test_a_redis_outage_falls_back_to_the_workers_memory(caplog):
     upstream = FakeUpstream(recorded("photos.search-19a6cc8272.xml"))
     app = make_app_on(f"redis://127.0.0.1:{free_port()}/0", upstream)  # nothing listens there
     try:
         client = app.test_client()
         with caplog.at_level(logging.WARNING, "gateway.cache"):
-            for _ in range(3):
-                assert client.get("/services/rest/?method=flickr.photos.search&format=feed-atom_10").status_code == 200
+            for tag in ("a", "b", "c", "a", "b", "c"):
+                assert client.get(SEARCH + tag).status_code == 200
         assert len(upstream.calls) == 3
         assert len([r for r in caplog.records if "Redis" in r.getMessage()]) == 1  # logged once, not per request
     finally:
@@ -194,12 +198,29 @@ def test_redis_going_away_mid_flight(tmp_path):
     with redis_server(tmp_path) as url:
         app = make_app_on(url, upstream)
         client = app.test_client()
-        query = "/services/rest/?method=flickr.photos.search&format=feed-rss_200"
-        assert client.get(query).status_code == 200 and client.get(query).status_code == 200
+        assert client.get(SEARCH + "a").status_code == 200
         assert len(upstream.calls) == 1
     try:
-        assert client.get(query).status_code == 200  # the server is gone: fetched again, not an error
+        assert client.get(SEARCH + "b").status_code == 200  # the server is gone: fetched, not an error
+        assert client.get(SEARCH + "a").status_code == 200  # still in this worker's memory
         assert len(upstream.calls) == 2
+    finally:
+        app.extensions["gateway.cache"].close()
+
+
+def test_hot_entries_of_a_shared_cache_are_kept_in_the_worker(redis_url, monkeypatch):
+    clock = Clock(monkeypatch)
+    upstream = FakeUpstream(recorded("photos.search-19a6cc8272.xml"))
+    app = make_app_on(redis_url, upstream)
+    try:
+        client = app.test_client()
+        redis_client = app.extensions["gateway.cache"].backend.client
+        assert client.get(SEARCH + "hot").status_code == 200
+        redis_client.flushdb()
+        assert client.get(SEARCH + "hot").status_code == 200 and len(upstream.calls) == 1
+        clock.advance(301)  # no longer fresh: the worker asks Redis, which has nothing, then the upstream
+        assert client.get(SEARCH + "hot").status_code == 200 and len(upstream.calls) == 2
+        assert redis_client.keys("*")  # and shares the new copy again
     finally:
         app.extensions["gateway.cache"].close()
 

@@ -93,8 +93,16 @@ class _Flight:
 
 
 class Cache:
-    def __init__(self, backend: Backend, ttl: int, stale: int, wait: float):
+    """Entries in a backend; for shared backends, fresh ones also in a small copy in this process.
+
+    The local copy is safe to serve until the entry's fresh_until: an entry is
+    only replaced once it has expired, so during its freshness every process
+    would read the same bytes from the shared backend.
+    """
+
+    def __init__(self, backend: Backend, ttl: int, stale: int, wait: float, local: Backend | None = None):
         self.backend = backend
+        self.local = local
         self.ttl = ttl
         self.stale = stale
         self.wait = wait  # longest wait for another fetch of the same key (> the upstream timeout)
@@ -103,10 +111,19 @@ class Cache:
 
     def get(self, key: str) -> Entry | None:
         """The entry, fresh or stale, or None."""
-        return self.backend.get(key)
+        if self.local is not None:
+            entry = self.local.get(key)
+            if entry is not None and entry.fresh(time.time()):
+                return entry
+        entry = self.backend.get(key)
+        if self.local is not None and entry is not None and entry.fresh(time.time()):
+            self.local.set(key, entry)
+        return entry
 
     def set(self, key: str, entry: Entry) -> None:
         self.backend.set(key, entry)
+        if self.local is not None:
+            self.local.set(key, entry)
 
     def new_entry(self, parts: tuple[bytes, ...], meta: Mapping[str, Any]) -> Entry:
         now = time.time()
@@ -125,7 +142,7 @@ class Cache:
         served (and kept fresh for STALE_RETRY, so a failing upstream is not
         asked again by every request); otherwise the failure is raised.
         """
-        seen = self.backend.get(key)
+        seen = self.get(key)
         if seen is not None and seen.fresh(time.time()):
             return seen
         with self._flights_lock:
@@ -166,7 +183,7 @@ class Cache:
                 entry = stale.revived(time.time() + min(retry, self.ttl))
                 log.warning("cache: upstream failed (%s); serving a copy %ds old for %s",
                             exc, stale.age(time.time()), key)
-            self.backend.set(key, entry)
+            self.set(key, entry)
             return entry
         finally:
             if token is not None:
@@ -192,13 +209,20 @@ class Cache:
 
     def close(self) -> None:
         self.backend.close()
+        if self.local is not None:
+            self.local.close()
 
 
 def init_app(app: Flask) -> None:
+    from .memory import MemoryBackend
+
     config = app.config
     backend = backend_from_url(config["CACHE_URL"], config["CACHE_MAX_ENTRIES"], config["CACHE_MAX_BYTES"])
+    # A hit on a shared backend costs a Redis round trip or a file read; hot entries skip it.
+    local = None if isinstance(backend, MemoryBackend) else MemoryBackend(config["CACHE_MAX_ENTRIES"],
+                                                                         config["CACHE_MAX_BYTES"])
     app.extensions["gateway.cache"] = Cache(backend, config["CACHE_TTL"], config["CACHE_STALE"],
-                                            wait=config["UPSTREAM_TIMEOUT"] + 5)
+                                            wait=config["UPSTREAM_TIMEOUT"] + 5, local=local)
 
 
 def get() -> Cache:

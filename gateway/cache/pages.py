@@ -1,9 +1,11 @@
 """Upstream answers as cache entries: a Page, or a Flickr failure that is the call's answer.
 
-A Page is stored as Flickr's own JSON with every extra (rest.render_json) and
-read back with model.parse_json: no second serialisation format, no pickle,
-and the stored text is what Flickr itself would have sent. The round trip is
-lossless for every recorded response (tests/test_cache.py). Only attributes
+A Page is stored as Flickr's own JSON with every extra (rest.render_json),
+zlib-compressed (a fifth of the size: pages are read only to render a missing
+response, so memory matters more than the microseconds), and read back with
+model.parse_json: no second serialisation format, no pickle, and the stored
+text is what Flickr itself would have sent. The round trip is lossless for
+every recorded response (tests/test_cache_backends.py). Only attributes
 outside Flickr's extras table are dropped, and no renderer reads those.
 
 A 4xx failure ("Group not found", code 1) is cached like a page, so a broken
@@ -14,6 +16,7 @@ URL polled by a feed reader does not spend the upstream budget; a 5xx one
 from __future__ import annotations
 
 import json
+import zlib
 
 from ..errors import SERVICE_UNAVAILABLE, FlickrError
 from ..formats.feed import FeedContext
@@ -30,7 +33,7 @@ def is_answer(err: FlickrError) -> bool:
 
 
 def encode(page: Page) -> tuple[bytes, ...]:
-    return (render_json(page, EVERYTHING),)
+    return (zlib.compress(render_json(page, EVERYTHING)),)
 
 
 def encode_error(err: FlickrError) -> dict:
@@ -42,4 +45,4 @@ def decode(entry: Entry) -> Page:
     failure = entry.meta.get("error")
     if failure:
         raise FlickrError(failure["code"], failure["message"], failure["status"])
-    return parse_json(json.loads(entry.parts[0]))
+    return parse_json(json.loads(zlib.decompress(entry.parts[0])))
