@@ -173,11 +173,11 @@ def coalescing(log: Path, calls_dir: Path) -> None:
                   f" responses: {sorted(set(statuses))}")
 
 
-def memory(log: Path, calls_dir: Path) -> None:
+def memory(log: Path, calls_dir: Path, feeds: int, requests: int) -> None:
     calls = calls_dir / "calls-memory-run"
     formats = ["feed-rss_200", "feed-atom_10", "feed-georss", "rest", "json"]
     paths = [FEED.replace("66832458", f"g{n}").replace("feed-rss_200", formats[n % len(formats)])
-             for n in range(1000)]
+             for n in range(feeds)]
     with gunicorn("bench.gateway_app:app", log, BENCH_LATENCY="0", BENCH_CALLS=str(calls)) as (port, master):
         before = [rss_mb(pid) for pid in workers(master)]
         started = time.monotonic()
@@ -186,17 +186,17 @@ def memory(log: Path, calls_dir: Path) -> None:
         def one(n: int) -> int:
             if not hasattr(local, "conn"):
                 local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            local.conn.request("GET", paths[n % 1000], headers={"Accept-Encoding": "gzip"})
+            local.conn.request("GET", paths[n % feeds], headers={"Accept-Encoding": "gzip"})
             response = local.conn.getresponse()
             response.read()
             return response.status
 
         with ThreadPoolExecutor(16) as pool:
-            statuses = list(pool.map(one, range(10_000)))
+            statuses = list(pool.map(one, range(requests)))
         elapsed = time.monotonic() - started
         after = [rss_mb(pid) for pid in workers(master)]
         count = len(calls.read_text().splitlines())
-    print(f"10,000 requests over 1,000 distinct feeds (5 formats), default memory:// cache: {elapsed:.1f} s,"
+    print(f"{requests:,} requests over {feeds:,} distinct feeds (5 formats), default memory:// cache: {elapsed:.1f} s,"
           f" {count} upstream calls, statuses {sorted(set(statuses))}")
     print(f"  worker RSS before: {', '.join(f'{m:.0f}' for m in before)} MB;"
           f" after: {', '.join(f'{m:.0f}' for m in after)} MB (max {max(after):.0f} MB)")
@@ -228,6 +228,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="wrk runs of each kind, interleaved")
     parser.add_argument("--only", choices=["throughput", "coalescing", "memory"], help="run one part")
+    parser.add_argument("--feeds", type=int, default=1000, help="distinct feeds of the memory run")
+    parser.add_argument("--requests", type=int, default=10_000, help="requests of the memory run")
     options = parser.parse_args()
     for tool in ("wrk", "redis-server"):
         if shutil.which(tool) is None:
@@ -240,7 +242,7 @@ def main() -> None:
         if options.only in (None, "coalescing"):
             coalescing(log, Path(tmp))
         if options.only in (None, "memory"):
-            memory(log, Path(tmp))
+            memory(log, Path(tmp), options.feeds, options.requests)
 
 
 if __name__ == "__main__":
