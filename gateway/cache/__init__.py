@@ -153,7 +153,8 @@ class Cache:
             else:
                 flight.waiters += 1
         if not leader:
-            return flight.result(self.wait)
+            # The leader may wait up to self.wait for another process, then call the upstream.
+            return flight.result(2 * self.wait)
         try:
             flight.entry = self._fill(key, seen, load)
             return flight.entry
@@ -182,7 +183,7 @@ class Cache:
                 retry = getattr(exc, "retry_after", None) or STALE_RETRY
                 entry = stale.revived(time.time() + min(retry, self.ttl))
                 log.warning("cache: upstream failed (%s); serving a copy %ds old for %s",
-                            exc, stale.age(time.time()), key)
+                            exc, stale.age(time.time()), key, exc_info=not isinstance(exc, errors.FlickrError))
             self.set(key, entry)
             return entry
         finally:
