@@ -60,11 +60,6 @@ LICENSES: dict[str, tuple[str, str]] = {
     "10": ("Public Domain Mark", "https://creativecommons.org/publicdomain/mark/1.0/"),
 }
 
-# What Flickr sends for a public photo when these attributes are left out; a
-# parsed photo carries them, so that a Page rendered as JSON with every extra
-# and parsed back (the cache's page codec) equals the original.
-PUBLIC_DEFAULTS = {"ispublic": "1", "isfriend": "0", "isfamily": "0", "context": "0", "media_status": "ready"}
-
 IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
 
 # Attributes the model reads into fields; anything else on <photo> is kept
@@ -200,7 +195,7 @@ def photo_from_attrs(attrs: Mapping[str, object], owner: str = "", ownername: st
         url = attrs.get(f"url_{key}")
         if url:
             sizes.append(Size(suffix, clean(url), _int(attrs.get(f"width_{key}")), _int(attrs.get(f"height_{key}"))))
-    extra = PUBLIC_DEFAULTS | {
+    extra = {
         k: clean(v) for k, v in attrs.items()
         if k not in _FIELDS and not k.startswith(("url_", "width_", "height_")) and not isinstance(v, Mapping | list)
     }

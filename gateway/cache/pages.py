@@ -4,9 +4,12 @@ A Page is stored as Flickr's own JSON with every extra (rest.render_json),
 zlib-compressed (a fifth of the size: pages are read only to render a missing
 response, so memory matters more than the microseconds), and read back with
 model.parse_json: no second serialisation format, no pickle, and the stored
-text is what Flickr itself would have sent. The round trip is lossless for
-every recorded response (tests/test_cache_backends.py). Only attributes
-outside Flickr's extras table are dropped, and no renderer reads those.
+text is what Flickr itself would have sent. For every recorded response the
+page read back equals the original, except that attributes Flickr sends for
+any public photo (rest.PUBLIC_DEFAULTS: ispublic, context, ...) are now
+explicit, and every format renders both to the same bytes
+(tests/test_cache_backends.py). Attributes outside Flickr's extras table
+are dropped; no renderer reads those.
 
 A 4xx failure ("Group not found", code 1) is cached like a page, so a broken
 URL polled by a feed reader does not spend the upstream budget; a 5xx one

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from ..model import PUBLIC_DEFAULTS, URL_EXTRAS, Page, Photo
+from ..model import URL_EXTRAS, Page, Photo
 from ..safexml import clean
 from .feed import FeedContext
 
@@ -59,6 +59,8 @@ METHOD_ATTRS = ("isprimary", "is_primary", "has_comment", "dateadded", "date_fav
 # Flickr sends these even when empty (title="", tags="", pathalias=""); others only when known.
 SENT_EMPTY = {*BASE, "tags", "machine_tags", "description", "pathalias", "ownername"}
 INT_ATTRS = {"farm", "ispublic", "isfriend", "isfamily", "iconfarm", "context", "datetakengranularity"}
+# What Flickr sends for a public photo; filled in when a photo does not say.
+PUBLIC_DEFAULTS = {"ispublic": "1", "isfriend": "0", "isfamily": "0", "context": "0", "media_status": "ready"}
 
 
 def all_attrs(photo: Photo) -> dict[str, str]:
