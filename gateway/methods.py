@@ -62,12 +62,16 @@ class Method:
     missing: tuple[int, str] = (1, "Required arguments missing")
 
 
-def _m(name: str, *required: str, bbox: bool = False, title=None, link=None, missing=(1, "Required arguments missing")) -> Method:
-    return Method(name, required, bbox, title or (lambda a, i: "Photos"), link or (lambda a, i: f"{WWW}/photos/"), missing)
+def _m(name: str, *required: str, bbox: bool = False, title=None, link=None,
+       missing: tuple[int, str] = (1, "Required arguments missing")) -> Method:
+    return Method(name, required, bbox, title or (lambda a, i: "Photos"),
+                  link or (lambda a, i: f"{WWW}/photos/"), missing)
 
 
 def _set_title(a: Args, i: Args) -> str:
-    return f"Photos from album \u201c{i['title']}\u201d" if i.get("title") else f"Photos from album {a.get('photoset_id', '')}"
+    if i.get("title"):
+        return f"Photos from album \u201c{i['title']}\u201d"
+    return f"Photos from album {a.get('photoset_id', '')}"
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (

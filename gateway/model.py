@@ -254,8 +254,8 @@ def page_from_wrapper(wrapper: str, attrs: Mapping[str, object], photos: list[Ph
     pages = _int(attrs.get("pages"), -1)
     if pages < 0:
         pages = math.ceil(total / perpage) if perpage else 1
-    info = {k: clean(v) for k, v in attrs.items()
-            if k not in {"page", "pages", "perpage", "per_page", "total", "photo"} and not isinstance(v, Mapping | list)}
+    paging = {"page", "pages", "perpage", "per_page", "total", "photo"}
+    info = {k: clean(v) for k, v in attrs.items() if k not in paging and not isinstance(v, Mapping | list)}
     return Page(tuple(photos), page, pages, perpage, total, wrapper, MappingProxyType(info))
 
 
