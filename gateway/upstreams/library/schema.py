@@ -108,7 +108,9 @@ CREATE TRIGGER IF NOT EXISTS photos_fts_delete AFTER DELETE ON photos BEGIN
     INSERT INTO photos_fts(photos_fts, rowid, title, description, tags)
     VALUES ('delete', old.pk, old.title, old.description, old.tags);
 END;
-CREATE TRIGGER IF NOT EXISTS photos_fts_update AFTER UPDATE OF title, description, tags ON photos BEGIN
+-- Only when the text changed: a new view count must not churn the index.
+CREATE TRIGGER IF NOT EXISTS photos_fts_update AFTER UPDATE OF title, description, tags ON photos
+WHEN old.title IS NOT new.title OR old.description IS NOT new.description OR old.tags IS NOT new.tags BEGIN
     INSERT INTO photos_fts(photos_fts, rowid, title, description, tags)
     VALUES ('delete', old.pk, old.title, old.description, old.tags);
     INSERT INTO photos_fts(rowid, title, description, tags) VALUES (new.pk, new.title, new.description, new.tags);
@@ -124,7 +126,9 @@ END;
 CREATE TRIGGER IF NOT EXISTS photos_geo_delete AFTER DELETE ON photos BEGIN
     DELETE FROM photos_geo WHERE pk = old.pk;
 END;
-CREATE TRIGGER IF NOT EXISTS photos_geo_update AFTER UPDATE OF latitude, longitude, geotagged ON photos BEGIN
+CREATE TRIGGER IF NOT EXISTS photos_geo_update AFTER UPDATE OF latitude, longitude, geotagged ON photos
+WHEN old.latitude IS NOT new.latitude OR old.longitude IS NOT new.longitude OR old.geotagged IS NOT new.geotagged
+BEGIN
     DELETE FROM photos_geo WHERE pk = old.pk;
     INSERT INTO photos_geo SELECT new.pk, new.longitude, new.longitude, new.latitude, new.latitude
     WHERE new.geotagged;
