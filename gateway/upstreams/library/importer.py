@@ -24,6 +24,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -122,7 +123,7 @@ def _not_set_info(photoset: Mapping | None) -> None:
 
 
 def import_file(conn: sqlite3.Connection, path: str | Path, call: Mapping[str, str] | None = None) -> int:
-    """Import one response file; returns how many photos it held. Raises Skipped.
+    """Import one response file; returns how many photos it held (with an id). Raises Skipped.
 
     `call` defaults to the file's entry in the index.json beside it.
     """
@@ -137,6 +138,7 @@ def import_file(conn: sqlite3.Connection, path: str | Path, call: Mapping[str, s
     method = call.get("method", "")
     if method and method not in METHODS:
         raise Skipped(f"{method} does not answer a standard photos response")
+    page = replace(page, photos=tuple(p for p in page.photos if p.id))  # nothing could address the others
     with store.transaction(conn):
         record(conn, page, call, gallery)
     return len(page.photos)

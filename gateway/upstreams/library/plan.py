@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from ...errors import METHOD_NOT_FOUND, FlickrError
 from ...methods import METHODS
+from ...safexml import clean
 
 Args = Mapping[str, str]
 
@@ -73,6 +74,7 @@ class Plan:
 
 def plan(method: str, args: Args) -> Plan:
     """Check a call's arguments; FlickrError for anything malformed."""
+    args = {k: clean(v) for k, v in args.items()}  # no NULs or lone surrogates reach SQLite
     if method not in METHODS:
         raise FlickrError(METHOD_NOT_FOUND, f'Method "{method}" not found')
     if method in NEEDS_LOGIN:
