@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -18,10 +20,18 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(library_cli)
 
 
-def _library() -> Library:
+@contextmanager
+def _library() -> Iterator[Library]:
     # The CLI works on the library file even when the app serves GATEWAY_UPSTREAM=flickr.
     upstream = current_app.extensions.get("gateway.upstream")
-    return upstream if isinstance(upstream, Library) else create(current_app)
+    if isinstance(upstream, Library):
+        yield upstream
+        return
+    library = create(current_app)
+    try:
+        yield library
+    finally:
+        library.close()
 
 
 @library_cli.command("import")
@@ -41,21 +51,23 @@ def import_command(files: tuple[Path, ...], call_text: str | None) -> None:
     if call is not None and not call.get("method"):
         raise click.BadParameter("must name the method, e.g. 'method=flickr.groups.pools.getPhotos&group_id=…'",
                                  param_hint="--call")
-    library = _library()
     imported = photos = tried = 0
-    for path in files:
-        if path.name == INDEX:
-            continue
-        tried += 1
-        try:
-            count = library.import_file(path, call)
-        except Skipped as exc:
-            click.echo(f"{path}: skipped: {exc}", err=True)
-            continue
-        imported += 1
-        photos += count
-        click.echo(f"{path}: imported {count} photo{'' if count == 1 else 's'}")
-    click.echo(f"{imported} of {tried} files imported, {photos} photos")
+    with _library() as library:
+        for path in files:
+            if path.name == INDEX:
+                continue
+            tried += 1
+            try:
+                count = library.import_file(path, call)
+            except Skipped as exc:
+                click.echo(f"{path}: skipped: {exc}", err=True)
+                continue
+            imported += 1
+            photos += count
+            click.echo(f"{path}: imported {count} photo{'' if count == 1 else 's'}")
+        held = library.stats()["photos"]
+    # A photo recorded by several calls counts once per file above, once in the library.
+    click.echo(f"{imported} of {tried} files imported ({photos} photo records); the library holds {held} photos")
     if tried and not imported:
         raise SystemExit(1)
 
@@ -63,5 +75,6 @@ def import_command(files: tuple[Path, ...], call_text: str | None) -> None:
 @library_cli.command("stats")
 def stats_command() -> None:
     """Print what the library holds."""
-    for name, value in _library().stats().items():
-        click.echo(f"{name}: {value}")
+    with _library() as library:
+        for name, value in library.stats().items():
+            click.echo(f"{name}: {value}")

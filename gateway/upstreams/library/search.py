@@ -69,9 +69,8 @@ Errors (FlickrError, HTTP 400 in feed formats)
 
 A user is known when a photo has that owner or path alias, or an album,
 gallery or favorites list names them. While the library is completely empty
-nothing can be judged unknown: every call that passes the argument checks
-(the code 1-4 rows above that do not say "unknown", and code 99) answers an
-empty page.
+nothing can be judged unknown: the "unknown …" rows above cannot happen and
+every call that passes the other checks answers an empty page.
 """
 
 from __future__ import annotations
