@@ -14,7 +14,9 @@ is what records membership:
     flickr.favorites.getPublicList user_id=…   → that user's favorites, ordered by date_faved
 
 A <photoset> wrapper or a <gallery> element is enough on its own when no call is known.
-Each file is one transaction: a file is imported whole or not at all.
+Each file is one transaction: a file is imported whole or not at all. A photo
+recorded again is merged (store.merge): of two known values the one imported
+last wins, an empty or unknown value never replaces a known one.
 """
 
 from __future__ import annotations

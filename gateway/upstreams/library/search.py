@@ -50,6 +50,7 @@ Errors (FlickrError, HTTP 400 in feed formats)
 | photos.search | `radius_units` not km or mi | 3 | Invalid radius_units |
 | photos.search, people.getPhotos | a date neither unix time nor MySQL datetime | 3 | Invalid date |
 | photos.search | `sort` not one of the seven | 3 | Invalid sort |
+| photos.search | `text` the FTS index refuses (a guard: user text is always quoted) | 3 | Invalid text |
 | photos.search, groups.pools.getPhotos | `tag_mode` not any or all | 3 | Invalid tag_mode |
 | photos.search, people.getPhotos, photosets.getPhotos | `media` not all, photos or videos | 3 | Invalid media |
 | photos.search, people.getPhotos | `has_geo` not 0 or 1 | 3 | Invalid has_geo |
