@@ -1,6 +1,7 @@
 """The embedded SQLite photo library: the default upstream (SPEC section 9).
 
     plan.py      a call's arguments checked and turned into a Plan (no database)
+    arguments.py the parsers plan.py uses: coordinates, tags, text, boxes, dates
     search.py    a Plan answered from the tables; the semantics and error table
     importer.py  recorded Flickr responses in, membership from the call
     store.py     connections, transactions, photos to rows and back, merging
