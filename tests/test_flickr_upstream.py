@@ -277,9 +277,15 @@ def test_refused_connection(make_app, caplog):
 # ---------------------------------------------------------------- configuration and threads
 
 
-def test_credentials_are_required_at_startup(tmp_path):
-    with pytest.raises(ValueError, match="GATEWAY_FLICKR_API_KEY"):
-        create_app({"UPSTREAM": "flickr", "FLICKR_API_SECRET": SECRET, "LIBRARY_PATH": str(tmp_path / "l")})
+@pytest.mark.parametrize(("config", "named"), [
+    ({"FLICKR_API_SECRET": SECRET}, "GATEWAY_FLICKR_API_KEY"),
+    ({"FLICKR_API_KEY": KEY}, "GATEWAY_FLICKR_API_SECRET"),
+    ({"FLICKR_API_KEY": KEY, "FLICKR_API_SECRET": SECRET, "FLICKR_REST_URL": ""}, "GATEWAY_FLICKR_REST_URL"),
+])
+def test_configuration_is_checked_at_startup(config, named, tmp_path):
+    with pytest.raises(ValueError, match=named) as err:
+        create_app({"UPSTREAM": "flickr", "LIBRARY_PATH": str(tmp_path / "l"), **config})
+    assert KEY not in str(err.value) and SECRET not in str(err.value)
 
 
 def test_no_token_files_on_disk(make_app, tmp_path, monkeypatch):

@@ -81,6 +81,9 @@ class Flickr:
                 "GATEWAY_UPSTREAM=flickr needs GATEWAY_FLICKR_API_KEY and GATEWAY_FLICKR_API_SECRET "
                 "(apply for a key at https://www.flickr.com/services/apps/create/)"
             )
+        if not str(rest_url).startswith(("https://", "http://")):
+            # Otherwise every call would fail as "unavailable" with the cause only in the log.
+            raise ValueError(f"GATEWAY_FLICKR_REST_URL must be an http(s) URL, got {rest_url!r}")
         self._key, self._secret = str(key), str(secret)
         self.rest_url = rest_url
         self.timeout = timeout
@@ -162,15 +165,15 @@ class Flickr:
 def _failure(exc: Exception) -> errors.FlickrError:
     """Every way a Flickr call fails, mapped in this one place (SPEC 5).
 
-    Flickr's refusal, HTTP 200:    {"stat":"fail","code":1,"message":"Group not found"}
-      1-99 (bad arguments, not found)  → FlickrError(code, message), HTTP 400 in feeds
-      95-98, 100 (our key, signature)  → the same code, HTTP 502, a message for the operator
-      105 (Flickr is down)             → 105, HTTP 503, Retry-After
-      other codes ≥ 100                → the same code, HTTP 502 (our request is at fault)
+    Flickr refuses with HTTP 200:  {"stat":"fail","code":1,"message":"Group not found"}
+      95-98, 100 (our key, signature, URL) → the same code, HTTP 502, a message for the operator
+      105 (Flickr's own "Service currently unavailable") → errors.unavailable(), as below
+      other codes < 100 (bad arguments, not found)  → FlickrError(code, message), HTTP 400 in feeds
+      other codes ≥ 100 (our request is at fault)   → the same code, HTTP 502
     Anything else — timeout, refused or reset connection, HTTP 5xx (flickrapi:
     FlickrError('do_request: Status code 500 received'), code None), an HTML
     error page, truncated JSON, stat=fail without code/message
-                                       → errors.unavailable(): 105, HTTP 503, Retry-After
+                                                    → errors.unavailable(): 105, HTTP 503, Retry-After
     """
     code = getattr(exc, "code", None) if isinstance(exc, flickrapi.exceptions.FlickrError) else None
     if code is None or code in FLICKR_UNAVAILABLE:
