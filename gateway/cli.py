@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,6 +10,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from .mirror import register_mirror
+from .model import Page
 from .upstreams.library import Library, Skipped, create
 from .upstreams.library.importer import INDEX, parse_call
 
@@ -18,6 +20,14 @@ library_cli = AppGroup("library", help="The embedded photo library (GATEWAY_LIBR
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(library_cli)
+
+
+def _import_mirrored(method: str, call: Mapping[str, str], page: Page) -> None:
+    with _library() as library:
+        library.import_page(page, {**call, "method": method})
+
+
+register_mirror(library_cli, _import_mirrored)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from replay import Replay
 
 from gateway import create_app
 
@@ -90,3 +91,13 @@ def recorded_library(tmp_path_factory):
     assert result.exit_code == 0, result.output
     yield app.extensions["gateway.upstream"]
     app.extensions["gateway.upstream"].close()
+
+
+# ---------------------------------------------------------------- Flickr replay
+# A local server standing in for Flickr's REST endpoint: see tests/replay.py.
+
+
+@pytest.fixture
+def replay():
+    with Replay() as server:
+        yield server

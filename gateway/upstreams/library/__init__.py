@@ -64,6 +64,10 @@ class Library:
         """
         return importer.import_file(self.store.connection(), path, call)
 
+    def import_page(self, page: Page, call: Mapping[str, str]) -> int:
+        """Store a page fetched live (`library mirror`); `call` is its method and arguments."""
+        return importer.import_page(self.store.connection(), page, call)
+
     def stats(self) -> dict[str, int | str]:
         counts: dict[str, int | str] = dict(store.stats(self.store.connection()))
         size = sum(os.path.getsize(self.path + suffix) for suffix in ("", "-wal") if os.path.exists(self.path + suffix))

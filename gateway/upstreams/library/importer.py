@@ -140,9 +140,15 @@ def import_file(conn: sqlite3.Connection, path: str | Path, call: Mapping[str, s
     method = call.get("method", "")
     if method and method not in METHODS:
         raise Skipped(f"{method} does not answer a standard photos response")
+    return import_page(conn, page, call, gallery)
+
+
+def import_page(conn: sqlite3.Connection, page: Page, call: Mapping[str, str],
+                gallery: Mapping[str, str] | None = None) -> int:
+    """Store one parsed page in one transaction; returns how many photos it held (with an id)."""
     page = replace(page, photos=tuple(p for p in page.photos if p.id))  # nothing could address the others
     with store.transaction(conn):
-        record(conn, page, call, gallery)
+        record(conn, page, call, gallery or {})
     return len(page.photos)
 
 
