@@ -65,7 +65,7 @@ def world_map(photos: Iterable[Photo], args: Mapping[str, str]) -> WorldMap | No
     if not xs:
         return None
     view = _view(min(xs), max(xs), min(ys), max(ys))
-    return WorldMap(view, markers, boxes, circle, _graticule(view), max(view[2], view[3]) / 60)
+    return WorldMap(view, markers, boxes, circle, _graticule(view), max(view[2], view[3]) / 70)
 
 
 def _view(west: float, east: float, top: float, bottom: float) -> tuple[float, float, float, float]:
