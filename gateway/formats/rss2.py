@@ -79,7 +79,8 @@ def _item(channel: etree._Element, photo: Photo, ctx: FeedContext, with_geo: boo
     item = sub(channel, "item")
     sub(item, "title", photo.title)
     sub(item, "link", photo_page_url(photo))
-    sub(item, "description", entry_html(photo))
+    description = sanitize(photo.description)
+    sub(item, "description", entry_html(photo, description))
     sub(item, "pubDate", rfc822(published(photo)))
     taken = taken_w3c(photo)
     if taken:
@@ -96,7 +97,6 @@ def _item(channel: etree._Element, photo: Photo, ctx: FeedContext, with_geo: boo
         sub(item, "media:content", url=enc.url, type=enc.type, medium=enc.medium,
             width=enc.width or None, height=enc.height or None)
     sub(item, "media:title", photo.title)
-    description = sanitize(photo.description)
     if description:
         sub(item, "media:description", description, type="html")
     thumb = thumbnail(photo)
