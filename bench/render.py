@@ -4,7 +4,8 @@
 
 Renders recorded 100-photo pages (../shared/fixtures/flickr) with a fixed
 FeedContext, no Flask and no network, so the figure is the renderer alone.
-Each figure is the median of 5 batches of N renders, divided by the photos
+Each figure is the fastest of 7 batches of N renders (as timeit reports: on
+a shared VM the slower batches measure the neighbours), divided by the photos
 on the page (all of them, geotagged or not: KML and GeoJSON skip the others
 but the gateway still has to look at them). Budget: 50 µs per photo.
 """
@@ -12,7 +13,6 @@ but the gateway still has to look at them). Budget: 50 µs per photo.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -50,12 +50,12 @@ def context() -> FeedContext:
 def per_photo(render: Callable[[], object], photos: int, repeat: int) -> float:
     render()  # warm up caches (qnames, regexes) as a running worker would have
     batches = []
-    for _ in range(5):
+    for _ in range(7):
         start = time.perf_counter()
         for _ in range(repeat):
             render()
         batches.append((time.perf_counter() - start) / repeat)
-    return statistics.median(batches) / photos * 1e6
+    return min(batches) / photos * 1e6
 
 
 def simplekml_render(page: Page, ctx: FeedContext, pretty: bool) -> Callable[[], str]:
