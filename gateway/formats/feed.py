@@ -19,6 +19,8 @@ NS = {
     "flickr": "urn:flickr:",
     "media": "http://search.yahoo.com/mrss/",
     "creativeCommons": "http://cyber.law.harvard.edu/rss/creativeCommonsRssModule.html",
+    "cc": "http://web.resource.org/cc/",  # RSS 1.0 mod_cc: <cc:license rdf:resource="..."/>
+    "enc": "http://purl.oclc.org/net/rss_2.0/enc#",  # RSS 1.0 mod_enclosure
     "georss": "http://www.georss.org/georss",
     "geo": "http://www.w3.org/2003/01/geo/wgs84_pos#",
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
