@@ -17,7 +17,7 @@ from html import escape
 
 import nh3
 
-from ..model import Photo, photo_page_url, profile_url
+from ..model import Photo, Size, photo_page_url, profile_url
 from ..safexml import clean
 from .feed import medium
 
@@ -47,17 +47,18 @@ def sanitize(description: str) -> str:
     return safe.strip().replace("\r\n", "\n").replace("\n", "<br />\n")
 
 
-def entry_html(photo: Photo, description: str | None = None) -> str:
+def entry_html(photo: Photo, description: str | None = None, img: Size | None = None) -> str:
     """The credit + linked image + description HTML of one photo.
 
-    `description` is the already sanitised description, when the caller needs it too.
+    `description` is the already sanitised description, when the caller needs it too;
+    `img` the image to show instead of the medium size (KML balloons show the thumbnail).
     """
     title = escape(photo.title)
     noun = "video" if photo.is_video else "photo"
     parts = [
         f'<p><a href="{escape(profile_url(photo))}">{escape(photo.author_name)}</a> posted a {noun}:</p>',
     ]
-    img = medium(photo)
+    img = img or medium(photo)
     if img is not None:
         dims = f' width="{img.width}" height="{img.height}"' if img.width and img.height else ""
         parts.append(
