@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from ..model import Page
-from . import atom, kml, rest, rss1, rss2
+from . import atom, geojson, kml, rest, rss1, rss2
 from .feed import FeedContext
 
 
@@ -33,6 +33,7 @@ FORMATS: dict[str, Format] = {
     "feed-geordf": Format("application/rdf+xml", partial(rss1.render, with_geo=True)),
     "feed-kml": Format(KML_TYPE, kml.render),
     "feed-kml_nl": Format(KML_TYPE, kml.render_network_link),
+    "feed-geojson": Format("application/geo+json", geojson.render),
     "rest": Format("text/xml", rest.render_rest, is_feed=False),
     "json": Format("application/json", rest.render_json, is_feed=False),
 }
