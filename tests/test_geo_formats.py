@@ -197,6 +197,28 @@ def test_hostile_photo_reads_back_in_kml():
     assert pm.find("k:TimeStamp", KML_NS) is None  # February 30 is no date
 
 
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_every_format_stays_readable_with_a_hostile_photo(fmt):
+    page = load(GEO_PAGES[0])
+    body = FORMATS[fmt].render(with_photos(page, hostile(page)), CTX)
+    title = "Fin ]]> de <b>la</b> ligne  😀 & co"  # XML drops the control character, keeps the rest
+    if fmt in ("json", "feed-geojson"):  # JSON can carry it, escaped
+        data = json.loads(body)
+        photo = data["features"][0]["properties"] if fmt == "feed-geojson" else data["photos"]["photo"][0]
+        assert photo["title"] == hostile(page).title
+    elif fmt != "feed-kml_nl":  # the network link names the feed, not photos
+        root = etree.fromstring(body)
+        assert title in {*root.itertext(), *(v for el in root.iter() for v in el.attrib.values())}
+
+
+def test_attribute_whitespace_and_markup_survive_the_writer():
+    w = XMLWriter("doc", {"flickr": "urn:flickr:"}, flickr__a='tab\there "q" <&> \x01nl\nend')
+    w.el("e", 7, n=3, s="x&y")
+    root = etree.fromstring(w.tobytes())
+    assert root.get("{urn:flickr:}a") == 'tab\there "q" <&> nl\nend'
+    assert (root.find("e").text, root.find("e").attrib) == ("7", {"n": "3", "s": "x&y"})
+
+
 def test_cdata_with_its_own_terminator_is_split():
     w = XMLWriter("doc", {})
     w.cdata("d", "a]]>b]]>c\x00")

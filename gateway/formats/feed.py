@@ -1,5 +1,6 @@
 """What every feed format shares: the render context, namespaces, dates,
-the pagination element and the per-photo values (ids, enclosure, tags)."""
+the per-photo values (ids, enclosure, tags), and XMLWriter with the
+pagination element."""
 
 from __future__ import annotations
 
