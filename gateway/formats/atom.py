@@ -70,8 +70,9 @@ def _entry(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None
         w.el("title", photo.title)
         w.el("link", rel="alternate", type="text/html", href=photo_page_url(photo))
         w.el("id", entry_id(photo))
-        w.el("published", rfc3339(published(photo)))
-        w.el("updated", rfc3339(updated(photo)))
+        first = rfc3339(published(photo))
+        w.el("published", first)
+        w.el("updated", first if updated(photo) == published(photo) else rfc3339(updated(photo)))
         taken = taken_w3c(photo)
         if taken:
             w.el("flickr:date_taken", taken)

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import NamedTuple
 
 from ..model import Page, Photo, Size, best_image, image, image_type, video_url
 from ..safexml import clean
@@ -82,7 +83,7 @@ def rfc822(unix: int | None) -> str:
     return time.strftime("%%s, %d %%s %Y %H:%M:%S GMT", t) % (_DAYS[t.tm_wday], _MONTHS[t.tm_mon - 1])
 
 
-_TAKEN = re.compile(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)")
+_TAKEN = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
 def taken_local(photo: Photo) -> str:
@@ -91,14 +92,14 @@ def taken_local(photo: Photo) -> str:
     Flickr stores the camera's local time with no zone. Impossible dates
     ("0000-00-00 00:00:00", February 30) are refused, as the KML schema would.
     """
-    m = _TAKEN.fullmatch(photo.datetaken)
-    if m is None:
+    text = photo.datetaken
+    if _TAKEN.fullmatch(text) is None:
         return ""
     try:
-        datetime(*map(int, m.groups()))
+        datetime.fromisoformat(text)  # the shape is checked above; this checks the calendar
     except ValueError:
         return ""
-    return photo.datetaken.replace(" ", "T")
+    return text.replace(" ", "T")
 
 
 def taken_w3c(photo: Photo) -> str:
@@ -126,8 +127,7 @@ def feed_updated(page: Page) -> int:
     return page.updated
 
 
-@dataclass(frozen=True, slots=True)
-class Enclosure:
+class Enclosure(NamedTuple):  # a NamedTuple: a third of a frozen dataclass's cost to build
     url: str
     type: str
     medium: str  # Media RSS: image | video
