@@ -214,7 +214,10 @@ def test_every_format_stays_readable_with_a_hostile_photo(fmt):
 def test_attribute_whitespace_and_markup_survive_the_writer():
     w = XMLWriter("doc", {"flickr": "urn:flickr:"}, flickr__a='tab\there "q" <&> \x01nl\nend')
     w.el("e", 7, n=3, s="x&y")
+    w.el("ascii", "line\x0b one\nline two\x7f")
+    w.cdata("html", "<p>caf\u00e9\x0c</p>\n")
     root = etree.fromstring(w.tobytes())
+    assert (root.findtext("ascii"), root.findtext("html")) == ("line one\nline two\x7f", "<p>caf\u00e9</p>\n")
     assert root.get("{urn:flickr:}a") == 'tab\there "q" <&> nl\nend'
     assert (root.find("e").text, root.find("e").attrib) == ("7", {"n": "3", "s": "x&y"})
 

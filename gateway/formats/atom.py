@@ -77,7 +77,7 @@ def _entry(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None
         if taken:
             w.el("flickr:date_taken", taken)
             w.el("dc:date.Taken", taken)
-        w.el("content", entry_html(photo), type="html")
+        w.cdata("content", entry_html(photo), type="html")
         with w.element("author"):
             w.el("name", photo.author_name)
             w.el("uri", profile_url(photo))

@@ -215,10 +215,13 @@ class XMLWriter:
             body = (end + start).join(map(escape, values))
         self._parts.append(start + body + end)
 
-    def cdata(self, tag: str, text: str) -> None:
-        """<tag><![CDATA[text]]></tag>; a "]]>" in the text is split across two CDATA sections."""
-        body = clean(text).replace("]]>", "]]]]><![CDATA[>")
-        self._parts.append(f"<{tag}><![CDATA[{body}]]></{tag}>")
+    def cdata(self, tag: str, text: str, **attrs: object) -> None:
+        """<tag attrs><![CDATA[text]]></tag>; a "]]>" in the text is split across two CDATA sections.
+
+        For HTML: the same text to a parser as el(), without turning every < and > into entities.
+        """
+        body = _legal(text).replace("]]>", "]]]]><![CDATA[>")
+        self._parts.append(f"<{tag}{_attrs(attrs) if attrs else ''}><![CDATA[{body}]]></{tag}>")
 
     def element(self, tag: str, **attrs: object) -> XMLWriter:
         """Open <tag>; use as `with w.element(tag):`, which closes it."""
@@ -238,12 +241,25 @@ class XMLWriter:
         return ("".join(self._parts) + closing).encode("utf-8")
 
 
+_C0 = bytes(set(range(32)) - {9, 10, 13})  # the characters below space XML 1.0 forbids
+
+
+def _legal(text: str) -> str:
+    """The text without the characters XML 1.0 forbids (safexml.clean), checked at C speed first.
+
+    clean()'s regex costs 4 ns a character; most texts need none of it: every
+    printable character is legal, and in ASCII only C0 controls can be wrong.
+    """
+    if text.isprintable():
+        return text
+    if text.isascii():
+        data = text.encode()
+        return text if len(data.translate(None, _C0)) == len(data) else clean(text)
+    return text if text.replace("\n", "").isprintable() else clean(text)
+
+
 def _text(value: object) -> str:
-    text = value if type(value) is str else str(value)
-    # Every printable character is legal XML; "\n" is too. Both checks run at C
-    # speed, and spare most texts (entry HTML has newlines) the regex of clean().
-    if not text.isprintable() and not text.replace("\n", "").isprintable():
-        text = clean(text)
+    text = _legal(value if type(value) is str else str(value))
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -251,7 +267,7 @@ def _attr(value: object) -> str:
     text = value if type(value) is str else str(value)
     if not text.isprintable():
         # Drop what XML forbids; a parser would turn raw tab/CR/LF into spaces, references keep them.
-        text = clean(text).replace("&", "&amp;").replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;")
+        text = _legal(text).replace("&", "&amp;").replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;")
         return text.replace("<", "&lt;").replace('"', "&quot;")
     return text.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
 

@@ -20,7 +20,7 @@ dc/cc/enclosure modules, with Flickr's per-photo values:
       <item rdf:about="https://www.flickr.com/photos/notadj25/53084954382/">
         <title>Sunrise at Mormon Row</title>
         <link>https://www.flickr.com/photos/notadj25/53084954382/</link>
-        <description>&lt;p&gt;... posted a photo:&lt;/p&gt; ...</description>
+        <description><![CDATA[<p>... posted a photo:</p> ...]]></description>
         <dc:date>2023-08-01T04:18:19Z</dc:date>                 (upload time)
         <dc:date.Taken>2023-07-22T08:15:00-08:00</dc:date.Taken>
         <dc:creator>notadj25</dc:creator>
@@ -96,7 +96,7 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
     with w.element("item", rdf__about=url):
         w.el("title", photo.title)
         w.el("link", url)
-        w.el("description", entry_html(photo))
+        w.cdata("description", entry_html(photo))
         w.el("dc:date", rfc3339(published(photo)))
         taken = taken_w3c(photo)
         if taken:

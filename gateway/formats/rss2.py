@@ -77,7 +77,7 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
         w.el("title", photo.title)
         w.el("link", photo_page_url(photo))
         description = sanitize(photo.description)
-        w.el("description", entry_html(photo, description))
+        w.cdata("description", entry_html(photo, description))
         w.el("pubDate", rfc822(published(photo)))
         taken = taken_w3c(photo)
         if taken:
@@ -95,7 +95,7 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
                  width=enc.width or None, height=enc.height or None)
         w.el("media:title", photo.title)
         if description:
-            w.el("media:description", description, type="html")
+            w.cdata("media:description", description, type="html")
         thumb = thumbnail(photo)
         if thumb is not None:
             w.el("media:thumbnail", url=thumb.url, width=thumb.width or None, height=thumb.height or None)
