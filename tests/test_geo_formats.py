@@ -211,6 +211,24 @@ def test_every_format_stays_readable_with_a_hostile_photo(fmt):
         assert title in {*root.itertext(), *(v for el in root.iter() for v in el.attrib.values())}
 
 
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_a_page_past_the_end_is_an_empty_feed_with_its_pagination(fmt):
+    page = Page((), page=3, pages=2, perpage=15, total=21)
+    body = FORMATS[fmt].render(page, CTX)
+    if fmt in ("json", "feed-geojson"):
+        data = json.loads(body)
+        assert data.get("pagination", data.get("photos")).get("total") == 21
+    elif fmt in ("feed-rss_100", "feed-geordf"):
+        graph = rdflib.Graph().parse(data=body, format="xml")
+        assert not set(graph.subjects(RDF.type, RSS.item))
+        assert list(graph.objects(None, RSS.total)) == [rdflib.Literal("21")]
+    else:
+        root = etree.fromstring(body)
+        pagination = root.find("photos") if fmt == "rest" else root.find(".//{urn:flickr:}pagination")
+        assert pagination.get("total") == "21"
+        assert "kml" not in fmt or kml_errors(body) == ""
+
+
 def test_attribute_whitespace_and_markup_survive_the_writer():
     w = XMLWriter("doc", {"flickr": "urn:flickr:"}, flickr__a='tab\there "q" <&> \x01nl\nend')
     w.el("e", 7, n=3, s="x&y")
