@@ -28,7 +28,7 @@ The style is inline per photo: each photo's icon is its own thumbnail, so a
 shared style would only add a styleUrl per placemark.
 
 Written with feed.XMLWriter, not simplekml. Measured (bench/render.py, this
-VM): simplekml took 17-24 µs a photo compact and 60-90 µs pretty-printed
+VM, several runs): simplekml took 16-24 µs a photo compact and 57-90 µs pretty-printed
 (it re-parses its own string with minidom), against a 50 µs budget; it
 cannot put an element of another namespace under <kml>; the output of the
 straightforward simplekml code (bench/render.py) fails the OGC schema
