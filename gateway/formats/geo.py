@@ -8,10 +8,8 @@ feed: GeoRSS-Simple and W3C Geo points for geotagged photos only.
 
 from __future__ import annotations
 
-from lxml import etree
-
 from ..model import Photo
-from .feed import sub
+from .feed import XMLWriter
 
 TITLE_SUFFIX = ", with geodata"  # as Flickr titled its geo feeds
 
@@ -22,11 +20,11 @@ def coordinate(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def add_point(parent: etree._Element, photo: Photo) -> None:
+def add_point(w: XMLWriter, photo: Photo) -> None:
     """georss:point and geo:lat/geo:long, only when the photo is geotagged (not Flickr's 0,0,0)."""
     if not photo.geotagged:
         return
     lat, lon = coordinate(photo.latitude), coordinate(photo.longitude)
-    sub(parent, "georss:point", f"{lat} {lon}")
-    sub(parent, "geo:lat", lat)
-    sub(parent, "geo:long", lon)
+    w.el("georss:point", f"{lat} {lon}")
+    w.el("geo:lat", lat)
+    w.el("geo:long", lon)
