@@ -82,7 +82,7 @@ def read(response) -> tuple[list[str], dict[str, int], bool]:
     if kind in ("application/rss+xml", "application/atom+xml", "application/rdf+xml"):
         parsed = feedparser.parse(body)
         assert parsed.bozo == 0, parsed.get("bozo_exception")
-        ids = [entry.id.rsplit("/", 1)[-1] for entry in parsed.entries]
+        ids = [entry.id.rstrip("/").rsplit("/", 1)[-1] for entry in parsed.entries]
         return ids, pagination(etree.fromstring(body)), False
     if kind == "text/xml":
         wrapper = etree.fromstring(body)[0]
@@ -117,6 +117,11 @@ def test_every_format_serves_the_recorded_page(fmt, client, replay, caplog):
                                                            "nojsoncallback": "1"})
     assert response.status_code == 200, response.get_data(as_text=True)
     recording = recorded(replay, GROUP)
+    if fmt == "feed-kml_nl":  # a link to the feed-kml of the same call, not the photos themselves
+        href = etree.fromstring(response.get_data()).findtext(".//{*}NetworkLink/{*}Link/{*}href")
+        assert "format=feed-kml&" in href + "&" and "group_id=" in href
+        assert_no_secrets(response, caplog)
+        return
     ids, paging, geo_only = read(response)
     assert ids == recording.photo_ids(geotagged_only=geo_only)
     total = int(recording.wrapper()["total"])
