@@ -34,11 +34,15 @@ from .feed import (
     TAG_SCHEME,
     FeedContext,
     XMLWriter,
+    attr,
+    cdata,
     enclosure,
     entry_id,
+    esc,
     flickr_extras,
     pagination_element,
     published,
+    repeat,
     rfc3339,
     taken_w3c,
     updated,
@@ -66,31 +70,35 @@ def render(page: Page, ctx: FeedContext, *, with_geo: bool = False) -> bytes:
 
 
 def _entry(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
-    with w.element("entry"):
-        w.el("title", photo.title)
-        w.el("link", rel="alternate", type="text/html", href=photo_page_url(photo))
-        w.el("id", entry_id(photo))
-        first = rfc3339(published(photo))
-        w.el("published", first)
-        w.el("updated", first if updated(photo) == published(photo) else rfc3339(updated(photo)))
-        taken = taken_w3c(photo)
-        if taken:
-            w.el("flickr:date_taken", taken)
-            w.el("dc:date.Taken", taken)
-        w.cdata("content", entry_html(photo), type="html")
-        with w.element("author"):
-            w.el("name", photo.author_name)
-            w.el("uri", profile_url(photo))
-            w.el("flickr:nsid", photo.owner)
-            w.el("flickr:buddyicon", buddyicon_url(photo))
-        if license_url(photo):
-            w.el("link", rel="license", type="text/html", href=license_url(photo))
-        enc = enclosure(photo, ctx.size)
-        if enc is not None:
-            w.el("link", rel="enclosure", type=enc.type, href=enc.url)
-        w.repeat("category", photo.tags[:GEO_TAG_LIMIT] if with_geo else photo.tags, "term", scheme=TAG_SCHEME)
-        if with_geo and photo.tags:
-            w.el("media:category", " ".join(photo.tags), scheme="urn:flickr:tags")
-        flickr_extras(w, photo)
-        if with_geo:
-            geo.add_point(w, photo)
+    # One template per entry, as in rss2: every value passes esc/attr/cdata.
+    first = rfc3339(published(photo))
+    last = first if updated(photo) == published(photo) else rfc3339(updated(photo))
+    parts = [
+        f"<entry><title>{esc(photo.title)}</title>"
+        f'<link rel="alternate" type="text/html" href="{attr(photo_page_url(photo))}"/>'
+        f"<id>{esc(entry_id(photo))}</id><published>{first}</published><updated>{last}</updated>"
+    ]
+    taken = taken_w3c(photo)
+    if taken:
+        parts.append(f"<flickr:date_taken>{taken}</flickr:date_taken><dc:date.Taken>{taken}</dc:date.Taken>")
+    parts.append(
+        f'<content type="html">{cdata(entry_html(photo))}</content>'
+        f"<author><name>{esc(photo.author_name)}</name><uri>{esc(profile_url(photo))}</uri>"
+        f"<flickr:nsid>{esc(photo.owner)}</flickr:nsid>"
+        f"<flickr:buddyicon>{esc(buddyicon_url(photo))}</flickr:buddyicon></author>"
+    )
+    url = license_url(photo)
+    if url:
+        parts.append(f'<link rel="license" type="text/html" href="{attr(url)}"/>')
+    enc = enclosure(photo, ctx.size)
+    if enc is not None:
+        parts.append(f'<link rel="enclosure" type="{enc.type}" href="{attr(enc.url)}"/>')
+    tags = photo.tags[:GEO_TAG_LIMIT] if with_geo else photo.tags
+    parts.append(repeat('<category term="', tags, f'" scheme="{TAG_SCHEME}"/>', attr))
+    if with_geo:
+        if photo.tags:
+            parts.append(f'<media:category scheme="urn:flickr:tags">{esc(" ".join(photo.tags))}</media:category>')
+        parts.append(geo.point(photo))
+    parts.append(flickr_extras(photo))
+    parts.append("</entry>")
+    w.raw("".join(parts))

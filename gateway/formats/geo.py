@@ -9,7 +9,6 @@ feed: GeoRSS-Simple and W3C Geo points for geotagged photos only.
 from __future__ import annotations
 
 from ..model import Photo
-from .feed import XMLWriter
 
 TITLE_SUFFIX = ", with geodata"  # as Flickr titled its geo feeds
 
@@ -20,11 +19,9 @@ def coordinate(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def add_point(w: XMLWriter, photo: Photo) -> None:
-    """georss:point and geo:lat/geo:long, only when the photo is geotagged (not Flickr's 0,0,0)."""
+def point(photo: Photo) -> str:
+    """georss:point and geo:lat/geo:long markup, '' unless the photo is geotagged (not Flickr's 0,0,0)."""
     if not photo.geotagged:
-        return
+        return ""
     lat, lon = coordinate(photo.latitude), coordinate(photo.longitude)
-    w.el("georss:point", f"{lat} {lon}")
-    w.el("geo:lat", lat)
-    w.el("geo:long", lon)
+    return f"<georss:point>{lat} {lon}</georss:point><geo:lat>{lat}</geo:lat><geo:long>{lon}</geo:long>"

@@ -126,4 +126,4 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
         if original is not None:
             w.el("flickr:original", rdf__resource=original.url)
         if with_geo:
-            geo.add_point(w, photo)
+            w.raw(geo.point(photo))
