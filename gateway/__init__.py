@@ -22,4 +22,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     cache.init_app(app)
     api.init_app(app)
     cli.init_app(app)
+
+    from . import pages  # the feed builder page at /
+
+    pages.init_app(app)
     return app

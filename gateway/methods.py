@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from .model import WWW
 
@@ -18,7 +19,8 @@ Args = Mapping[str, str]
 
 
 def _tags(args: Args) -> str:
-    tags = [t for t in args.get("tags", "").replace(" ", ",").split(",") if t.strip()]
+    # Flickr's `tags` is comma-separated; a tag may contain spaces ("new york").
+    tags = [t.strip() for t in args.get("tags", "").split(",") if t.strip()]
     if not tags:
         return ""
     joiner = " and " if args.get("tag_mode") == "all" else " or "
@@ -46,8 +48,8 @@ def _search_link(args: Args) -> str:
     if args.get("user_id") and not _tags(args):
         return f"{WWW}/photos/{args['user_id']}/"
     if _tags(args) and not args.get("user_id"):
-        first = _tags(args).split(",")[0].split(" ")[0]
-        return f"{WWW}/photos/tags/{first}/"
+        first = args["tags"].split(",")[0].strip().replace(" ", "").lower()
+        return f"{WWW}/photos/tags/{quote(first)}/"
     return f"{WWW}/search/"
 
 

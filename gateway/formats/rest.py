@@ -161,7 +161,8 @@ def render_json(page: Page, ctx: FeedContext) -> bytes:
 
 def envelope(data: dict, callback: str | None) -> bytes:
     """JSON text, wrapped in callback(...) when a callback is named (JSONP)."""
-    # clean(): a lone surrogate (from an upstream that built a Photo itself) cannot be UTF-8 encoded.
+    # json.dumps escapes control characters; clean() drops what no encoder can
+    # write (lone surrogates, from a Photo not built by the model's parser).
     text = clean(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
     # U+2028/2029 are legal in JSON but end a line in JavaScript: escape them for JSONP.
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")

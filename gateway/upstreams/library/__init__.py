@@ -1,16 +1,88 @@
-"""The embedded SQLite photo library (placeholder until the library lands)."""
+"""The embedded SQLite photo library: the default upstream (SPEC section 9).
+
+    plan.py      a call's arguments checked and turned into a Plan (no database)
+    arguments.py the parsers plan.py uses: coordinates, tags, text, boxes, dates
+    search.py    a Plan answered from the tables; the semantics and error table
+    importer.py  recorded Flickr responses in, membership from the call
+    store.py     connections, transactions, photos to rows and back, merging
+    schema.py    the tables, FTS5 and R*Tree
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+
+from ...errors import FlickrError, unavailable
 from ...model import Page
+from . import importer, plan, search, store
+from .importer import Skipped
+
+__all__ = ["Library", "Skipped", "create"]
+
+log = logging.getLogger("gateway.library")
 
 
 class Library:
+    """Photos from the SQLite file at `path` (created with the schema on first use)."""
+
     name = "library"
 
-    def photos(self, method, args):
-        return Page(())
+    def __init__(self, path: str):
+        self.path = path
+        self.store = store.Store(path)
+        self._told_empty = False
+
+    def photos(self, method: str, args: Mapping[str, str]) -> Page:
+        """One page of a standard photos response; FlickrError with Flickr's code for bad calls."""
+        wanted = plan.plan(method, args)
+        try:
+            conn = self.store.connection()
+            with store.transaction(conn, "DEFERRED"):  # count and page from one snapshot
+                if store.is_empty(conn):
+                    self._tell_empty()
+                    return search.empty(wanted)
+                return search.find(conn, wanted)
+        except sqlite3.OperationalError as exc:
+            if "fts5" in str(exc):  # user text is quoted, so this should not happen; never a 500 if it does
+                raise FlickrError(3, "Invalid text") from None
+            log.exception("the photo library at %s cannot be read", self.path)
+            raise unavailable() from None
+        except sqlite3.DatabaseError:
+            log.exception("the photo library at %s cannot be read", self.path)
+            raise unavailable() from None
+
+    def import_file(self, path: str | Path, call: Mapping[str, str] | None = None) -> int:
+        """Import one recorded response; returns its number of photos. Raises Skipped (with the reason).
+
+        `call` (method and params) defaults to the file's entry in an index.json beside it.
+        """
+        return importer.import_file(self.store.connection(), path, call)
+
+    def import_page(self, page: Page, call: Mapping[str, str]) -> int:
+        """Store a page fetched live (`library mirror`); `call` is its method and arguments."""
+        return importer.import_page(self.store.connection(), page, call)
+
+    def stats(self) -> dict[str, int | str]:
+        counts: dict[str, int | str] = dict(store.stats(self.store.connection()))
+        size = sum(os.path.getsize(self.path + suffix) for suffix in ("", "-wal") if os.path.exists(self.path + suffix))
+        return {**counts, "file": self.path, "bytes": size}
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _tell_empty(self) -> None:
+        if not self._told_empty:
+            self._told_empty = True
+            log.warning("the photo library %s is empty; fill it with: flask --app wsgi library import FILE…",
+                        self.path)
 
 
-def create(app):
-    return Library()
+def create(app: Flask) -> Library:
+    """The library at LIBRARY_PATH (relative to the current directory); nothing is opened yet."""
+    return Library(os.path.abspath(app.config["LIBRARY_PATH"]))

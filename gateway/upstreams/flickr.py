@@ -1,0 +1,216 @@
+"""The Flickr upstream (GATEWAY_UPSTREAM=flickr): Flickr's REST API behind the
+one-method Upstream interface (SPEC 2, 5, 6).
+
+flickrapi 2.x is unmaintained, so it stays a detail of this module: nothing
+else imports it, and replacing it means rewriting `_call` and `_failure` only.
+Every call is one OAuth-signed POST (flickrapi 2.2+):
+
+    POST {GATEWAY_FLICKR_REST_URL}
+    Authorization: OAuth oauth_consumer_key="<key>", oauth_signature="...", ...
+    method=flickr.groups.pools.getPhotos&group_id=...&per_page=15&page=1
+        &extras=date_upload,...&format=json&nojsoncallback=1
+
+and Flickr answers HTTP 200 with either a standard photos response
+`{"photos": {"page": 1, ..., "photo": [...]}, "stat": "ok"}` or a failure
+`{"stat": "fail", "code": 1, "message": "Group not found"}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import weakref
+from collections.abc import Mapping
+
+import flickrapi
+import flickrapi.exceptions
+import requests
+from flask import Flask
+
+from .. import errors
+from ..model import Page, parse_json
+
+log = logging.getLogger("gateway.upstreams.flickr")
+
+# The extras every feed format can use; a caller's own `extras` are added to
+# these. rest/json show only what the caller asked for (they render ctx.extras),
+# so asking Flickr for more never leaks into those formats.
+FEED_EXTRAS = (
+    "date_upload", "date_taken", "owner_name", "icon_server", "geo", "tags", "machine_tags",
+    "original_format", "o_dims", "views", "media", "license", "description", "path_alias",
+    "last_update", "url_sq", "url_t", "url_s", "url_q", "url_m", "url_n", "url_z", "url_c",
+    "url_l", "url_h", "url_k", "url_o",
+)
+
+# Never forwarded, whatever api.py let through: the caller's credentials
+# (Flickr would see someone else's key beside ours), the response envelope
+# (this module always asks for bare JSON), and flickrapi's own keywords
+# (`timeout=` would set our socket timeout, `_method_name` would clash).
+NOT_FORWARDED = frozenset({
+    "api_key", "api_sig", "auth_token", "perms", "frob", "method", "format", "nojsoncallback",
+    "jsoncallback", "timeout", "_method_name",
+})
+
+# Flickr's codes for a bad key, signature or protocol: the gateway's own
+# configuration is at fault, not the caller. Answered as 502 with a message for
+# the operator (never the key or secret themselves).
+OPERATOR_ERRORS = {
+    95: "Flickr requires HTTPS; the operator must check GATEWAY_FLICKR_REST_URL",
+    96: "The gateway's Flickr request signature was rejected; the operator must check GATEWAY_FLICKR_API_SECRET",
+    97: "The gateway's Flickr request signature was rejected; the operator must check GATEWAY_FLICKR_API_SECRET",
+    98: "Flickr rejected the gateway's credentials; the operator must check GATEWAY_FLICKR_API_KEY and _SECRET",
+    100: "The gateway's Flickr API key was rejected; the operator must check GATEWAY_FLICKR_API_KEY",
+}
+BAD_GATEWAY = 502
+# Flickr's own "Service currently unavailable": answered as ours, 503 with Retry-After.
+FLICKR_UNAVAILABLE = {105}
+
+# flickrapi's message for stat=fail is 'Error: %(code)s: %(message)s'.
+_FLICKRAPI_MESSAGE = re.compile(r"Error: -?\d+: (.*)", re.S)
+
+
+class Flickr:
+    """Standard photos responses from Flickr's REST API, one signed call per page."""
+
+    name = "flickr"
+
+    def __init__(self, key: str, secret: str, rest_url: str, timeout: float):
+        if not key or not secret:
+            raise ValueError(
+                "GATEWAY_UPSTREAM=flickr needs GATEWAY_FLICKR_API_KEY and GATEWAY_FLICKR_API_SECRET "
+                "(apply for a key at https://www.flickr.com/services/apps/create/)"
+            )
+        if not str(rest_url).startswith(("https://", "http://")):
+            # Otherwise every call would fail as "unavailable" with the cause only in the log.
+            raise ValueError(f"GATEWAY_FLICKR_REST_URL must be an http(s) URL, got {rest_url!r}")
+        self._key, self._secret = str(key), str(secret)
+        self.rest_url = rest_url
+        self.timeout = timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._closers: set[weakref.finalize] = set()
+
+    def __repr__(self) -> str:  # never the key or secret, e.g. in a traceback's locals
+        return f"<Flickr {self.rest_url}>"
+
+    def photos(self, method: str, args: Mapping[str, str]) -> Page:
+        try:
+            return parse_json(self._call(method, self.request_args(args)))
+        except (
+            flickrapi.exceptions.FlickrError,  # stat=fail, or a non-200 status
+            requests.RequestException,  # timeout, refused, reset, bad chunking
+            OSError,  # a socket error requests did not wrap
+            ValueError,  # not JSON (JSONDecodeError), not UTF-8, not a photos response
+            KeyError,  # {"stat": "fail"} without code or message: flickrapi's parser indexes both
+            AttributeError, TypeError,  # JSON that is not an object: flickrapi calls .get() on it
+        ) as exc:
+            raise _failure(exc) from None
+
+    @staticmethod
+    def request_args(args: Mapping[str, str]) -> dict[str, str]:
+        """The method's arguments as Flickr gets them: the caller's, less credentials, plus FEED_EXTRAS.
+
+        page and per_page pass as given (the API layer has capped them), so
+        Flickr's paging and the feed's pagination element agree.
+        """
+        out = {k: str(v) for k, v in args.items() if k not in NOT_FORWARDED and not k.startswith("oauth_")}
+        asked = (e.strip() for e in out.get("extras", "").split(","))
+        out["extras"] = ",".join(dict.fromkeys(e for e in (*FEED_EXTRAS, *asked) if e))
+        return out
+
+    def close(self) -> None:
+        """Close every thread's HTTP session (tests; a worker just exits)."""
+        with self._lock:
+            closers, self._closers = self._closers, set()
+        for close in closers:
+            close()
+
+    # ------------------------------------------------------------ flickrapi
+
+    def _call(self, method: str, params: Mapping[str, str]) -> object:
+        """One signed call; the decoded JSON of a stat=ok answer."""
+        return self._api().do_flickr_call(method, timeout=self.timeout, **params)
+
+    def _api(self) -> flickrapi.FlickrAPI:
+        # One FlickrAPI per thread (gunicorn's gthread workers): see _new_api.
+        api = getattr(self._local, "api", None)
+        if api is None:
+            api = self._local.api = self._new_api()
+        return api
+
+    def _new_api(self) -> flickrapi.FlickrAPI:
+        api = flickrapi.FlickrAPI(
+            self._key, self._secret, format="parsed-json",
+            store_token=False,  # the default writes ~/.flickr/oauth-tokens.sqlite
+            cache=False,  # caching is the gateway's job, per rendered feed
+            timeout=self.timeout,
+        )
+        # A class attribute that flickrapi reads through self: per instance, so
+        # tests can point one app at a local replay server.
+        api.REST_URL = self.rest_url
+        # flickrapi 2.2+ posts through ONE requests.Session, a class attribute of
+        # OAuthFlickrInterface shared by every instance and thread. requests
+        # does not promise a Session is thread-safe, and a class-level one can
+        # never be closed: each thread's instance gets its own, closed when the
+        # thread's instance is collected or on close().
+        session = requests.Session()
+        api.flickr_oauth.session = session
+        with self._lock:
+            self._closers = {c for c in self._closers if c.alive}
+            self._closers.add(weakref.finalize(api, session.close))
+        return api
+
+
+def _failure(exc: Exception) -> errors.FlickrError:
+    """Every way a Flickr call fails, mapped in this one place (SPEC 5).
+
+    Flickr refuses with HTTP 200:  {"stat":"fail","code":1,"message":"Group not found"}
+      95-98, 100 (our key, signature, URL) → the same code, HTTP 502, a message for the operator
+      105 (Flickr's own "Service currently unavailable") → errors.unavailable(), as below
+      other codes < 100 (bad arguments, not found)  → FlickrError(code, message), HTTP 400 in feeds
+      other codes ≥ 100 (our request is at fault)   → the same code, HTTP 502
+    Anything else — timeout, refused or reset connection, HTTP 5xx (flickrapi:
+    FlickrError('do_request: Status code 500 received'), code None), an HTML
+    error page, truncated JSON, stat=fail without code/message
+                                                    → errors.unavailable(): 105, HTTP 503, Retry-After
+    """
+    code = getattr(exc, "code", None) if isinstance(exc, flickrapi.exceptions.FlickrError) else None
+    if code is None or code in FLICKR_UNAVAILABLE:
+        # The exception's text names the URL and status, never the key (it travels in a header).
+        log.warning("Flickr unavailable: %s: %s", type(exc).__name__, exc)
+        return errors.unavailable()
+    match = _FLICKRAPI_MESSAGE.fullmatch(str(exc))
+    message = match.group(1) if match else str(exc)
+    if code in OPERATOR_ERRORS:
+        log.error("Flickr refused the gateway's credentials: %s (code %d: %s)", OPERATOR_ERRORS[code], code, message)
+        return errors.FlickrError(code, OPERATOR_ERRORS[code], BAD_GATEWAY)
+    if code >= 100:
+        log.error("Flickr refused the gateway's request (code %d: %s)", code, message)
+        return errors.FlickrError(code, f"Flickr refused the gateway's request: {message}", BAD_GATEWAY)
+    return errors.FlickrError(code, message)
+
+
+def _quiet_library_logs() -> None:
+    """Keep our key out of the logs: the libraries under flickrapi log it.
+
+    requests_oauthlib logs the signed request's headers at DEBUG (the OAuth
+    header names our key as oauth_consumer_key), oauthlib the signature base
+    string that holds it; flickrapi logs a non-200 body at ERROR line by line,
+    and an error page may echo our request headers. Failures are logged once,
+    by _failure.
+    """
+    for name, floor in (("oauthlib", logging.WARNING), ("requests_oauthlib", logging.WARNING),
+                        ("flickrapi", logging.CRITICAL)):
+        logger = logging.getLogger(name)
+        if logger.level < floor:
+            logger.setLevel(floor)
+
+
+def create(app: Flask) -> Flickr:
+    """The Flickr upstream from the app's settings; ValueError without key and secret."""
+    _quiet_library_logs()
+    config = app.config
+    return Flickr(config["FLICKR_API_KEY"], config["FLICKR_API_SECRET"], config["FLICKR_REST_URL"],
+                  config["UPSTREAM_TIMEOUT"])
+

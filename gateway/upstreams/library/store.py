@@ -1,0 +1,261 @@
+"""The library file: connections, transactions, and photos in and out of rows.
+
+One connection per thread (gunicorn runs threads; a sqlite3 connection must
+not be shared while in use), WAL so that readers never wait for an import.
+Writes merge what a new recording says with what the library knows
+(`merge`), and skip photos the recording does not change, so that
+importing the same file twice leaves the file as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import MISSING, fields, replace
+from types import MappingProxyType
+
+from ...model import SUFFIX_EDGE, Photo, Size
+from . import schema
+
+# Attributes of one photo *in one set* (an album's primary photo, the date a
+# group received it, a gallery curator's note): kept with the membership,
+# never with the photo, and handed back only by that set's own method.
+MEMBERSHIP_ATTRS = ("isprimary", "is_primary", "has_comment", "dateadded", "date_faved", "comment")
+
+# Photo fields stored in a column of the same name and type.
+_LISTS = {"tags", "machine_tags"}
+_JSON = {"sizes", "extra"}
+_SCALARS = tuple(f.name for f in fields(Photo) if f.name not in _LISTS | _JSON | {"comment"})
+_GEO = ("latitude", "longitude", "accuracy")
+COLUMNS = (*_SCALARS, *sorted(_LISTS), "geotagged", *sorted(_JSON))
+# A field holding its default says nothing: "views" defaults to None, so 0
+# views is known; media defaults to "photo", so a recording without the media
+# extra never turns a known video back into a photo.
+_UNKNOWN = {f.name: f.default for f in fields(Photo) if f.default is not MISSING}
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+def dumps(value: object) -> str:
+    """JSON as stored: compact and key-sorted, so equal values are equal text."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine); registered as SQL function distance_km()."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+class Store:
+    """The SQLite file at `path`, opened lazily (and created with the schema) by each thread."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[sqlite3.Connection] = []
+        # Close whatever is still open when the Store is collected or the process exits.
+        self._finalizer = weakref.finalize(self, _close_all, self._open)
+
+    def connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._open.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every thread's connection; the next use opens new ones."""
+        with self._lock:
+            _close_all(self._open)
+            self._local = threading.local()
+
+    def _connect(self) -> sqlite3.Connection:
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        # isolation_level=None: no implicit transactions; `transaction()` says where they are.
+        # check_same_thread=False only so that close() may run on another thread.
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode, much faster imports
+            conn.create_function("distance_km", 4, distance_km, deterministic=True)
+            schema.create(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+
+def _close_all(conns: list[sqlite3.Connection]) -> None:
+    while conns:
+        conns.pop().close()
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+    """BEGIN … COMMIT, or ROLLBACK on any error. DEFERRED for a consistent read snapshot."""
+    conn.execute(f"BEGIN {mode}")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+# ---------------------------------------------------------------- rows
+
+
+def photo_from_row(row: Mapping, membership: Mapping[str, str] | None = None) -> Photo:
+    """The Photo a row holds, with a set's per-membership attributes when given."""
+    extra = json.loads(row["extra"])
+    comment = ""
+    if membership:
+        extra.update({k: v for k, v in membership.items() if k != "comment"})
+        comment = membership.get("comment", "")
+    return Photo(
+        **{name: row[name] for name in _SCALARS if name != "datetaken"},
+        datetaken=row["datetaken"] or "",
+        tags=tuple(row["tags"].split()),
+        machine_tags=tuple(row["machine_tags"].split()),
+        sizes=tuple(Size(*s) for s in json.loads(row["sizes"])),
+        comment=comment,
+        extra=MappingProxyType(extra),
+    )
+
+
+def _row_values(photo: Photo) -> tuple:
+    values = {name: getattr(photo, name) for name in _SCALARS}
+    values["datetaken"] = photo.datetaken or None  # NULL sorts last in date-taken-desc
+    values.update(
+        tags=" ".join(photo.tags),
+        machine_tags=" ".join(photo.machine_tags),
+        geotagged=int(photo.geotagged),
+        sizes=dumps([[s.suffix, s.url, s.width, s.height] for s in photo.sizes]),
+        extra=dumps(dict(photo.extra)),
+    )
+    return tuple(values[c] for c in COLUMNS)
+
+
+def merge(old: Photo, new: Photo) -> Photo:
+    """The photo as both recordings know it: new's known values win, and an
+    empty or unknown value never replaces a known one.
+
+    Location moves as one (latitude, longitude, accuracy) and only when the
+    new recording is geotagged: "0 0 0" means "no location or not asked for".
+    Sizes and extra attributes are merged key by key.
+    """
+    known = {
+        name: getattr(new, name) for name in _UNKNOWN
+        if name not in _GEO and name not in _JSON and getattr(new, name) not in ("", (), _UNKNOWN[name])
+    }
+    if new.geotagged:
+        known.update({name: getattr(new, name) for name in _GEO})
+    sizes = {s.suffix: s for s in old.sizes} | {s.suffix: s for s in new.sizes}
+    known["sizes"] = tuple(sorted(sizes.values(), key=lambda s: SUFFIX_EDGE[s.suffix] or 10**6))
+    known["extra"] = MappingProxyType({**old.extra, **{k: v for k, v in new.extra.items() if v != ""}})
+    return replace(old, **known)
+
+
+def without_membership(photo: Photo) -> tuple[Photo, dict[str, str]]:
+    """The photo as the library stores it, and the attributes that belong to its set."""
+    attrs = {k: v for k, v in photo.extra.items() if k in MEMBERSHIP_ATTRS and v != ""}
+    if photo.comment:
+        attrs["comment"] = photo.comment
+    extra = {k: v for k, v in photo.extra.items() if k not in MEMBERSHIP_ATTRS}
+    return replace(photo, comment="", extra=MappingProxyType(extra)), attrs
+
+
+# ---------------------------------------------------------------- writes
+
+_UPSERT = (
+    f"INSERT INTO photos ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
+    f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in COLUMNS if c != 'id')}"
+)
+
+
+def ids_in(values: Iterable[str]) -> str:
+    """One JSON parameter for `x IN (SELECT value FROM json_each(?))`: no limit on the list."""
+    return dumps(list(values))
+
+
+def write_photos(conn: sqlite3.Connection, photos: Sequence[Photo]) -> dict[str, int]:
+    """Insert new photos, merge known ones; returns id → pk for every photo given."""
+    ids = list(dict.fromkeys(p.id for p in photos))
+    in_ids = "id IN (SELECT value FROM json_each(?))"
+    rows = conn.execute(f"SELECT * FROM photos WHERE {in_ids}", (ids_in(ids),))
+    known = {row["id"]: photo_from_row(row) for row in rows}
+    result: dict[str, Photo] = dict(known)
+    for photo in photos:  # the same photo twice in one response merges too
+        result[photo.id] = merge(result[photo.id], photo) if photo.id in result else photo
+    changed = [p for p in result.values() if known.get(p.id) != p]
+    conn.executemany(_UPSERT, [_row_values(p) for p in changed])
+    pks = dict(conn.execute(f"SELECT id, pk FROM photos WHERE {in_ids}", (ids_in(ids),)).fetchall())
+    changed_pks = [(pks[p.id],) for p in changed]
+    conn.executemany("DELETE FROM tags WHERE photo = ?", changed_pks)
+    conn.executemany(
+        "INSERT OR IGNORE INTO tags (tag, photo) VALUES (?, ?)",
+        [(tag.lower(), pks[p.id]) for p in changed for tag in {*p.tags, *p.machine_tags}],
+    )
+    return pks
+
+
+def write_set(conn: sqlite3.Connection, kind: str, set_id: str, owner: str = "", ownername: str = "",
+              title: str = "", primary: str = "", attrs: Mapping[str, str] | None = None) -> None:
+    """Record (or complete) what is known about a set; empty values keep what was known."""
+    known_attrs = {k: v for k, v in (attrs or {}).items() if v != ""}
+    conn.execute(
+        """INSERT INTO sets (kind, id, owner, ownername, title, "primary", attrs) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (kind, id) DO UPDATE SET
+            owner = coalesce(nullif(excluded.owner, ''), owner),
+            ownername = coalesce(nullif(excluded.ownername, ''), ownername),
+            title = coalesce(nullif(excluded.title, ''), title),
+            "primary" = coalesce(nullif(excluded."primary", ''), "primary"),
+            attrs = json_patch(attrs, excluded.attrs)""",
+        (kind, set_id, owner, ownername, title, primary, dumps(known_attrs)),
+    )
+
+
+def write_memberships(conn: sqlite3.Connection, kind: str, set_id: str,
+                      rows: Iterable[tuple[int, int | None, int | None, Mapping[str, str]]]) -> None:
+    """Record photos (pk, position, added, attrs) as members of a set; unknown values keep known ones."""
+    conn.executemany(
+        """INSERT INTO memberships (kind, set_id, photo, position, added, attrs) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (kind, set_id, photo) DO UPDATE SET
+            position = coalesce(excluded.position, position),
+            added = coalesce(excluded.added, added),
+            attrs = json_patch(attrs, excluded.attrs)""",
+        [(kind, set_id, pk, position, added, dumps(dict(attrs))) for pk, position, added, attrs in rows],
+    )
+
+
+# ---------------------------------------------------------------- reads
+
+
+def is_empty(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM photos LIMIT 1").fetchone() is None
+
+
+def stats(conn: sqlite3.Connection) -> dict[str, int]:
+    """Counts for `flask library stats`."""
+    one = conn.execute(
+        """SELECT count(*), coalesce(sum(geotagged), 0), count(DISTINCT owner),
+                  (SELECT count(DISTINCT tag) FROM tags) FROM photos"""
+    ).fetchone()
+    sets = dict(conn.execute("SELECT kind, count(*) FROM sets GROUP BY kind").fetchall())
+    return {
+        "photos": one[0], "geotagged": one[1], "owners": one[2], "tags": one[3],
+        "groups": sets.get("group", 0), "albums": sets.get("photoset", 0),
+        "galleries": sets.get("gallery", 0), "favorites lists": sets.get("favorites", 0),
+    }

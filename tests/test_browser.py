@@ -1,0 +1,207 @@
+"""The feed builder in a real browser: Debian's headless Chromium, driven by
+selenium through Debian's chromedriver, against the app served from a thread
+on 127.0.0.1 with the recorded fixtures imported (never the internet).
+
+`bash scripts/test` installs chromium, chromium-driver and selenium. Without
+them this module skips locally, and fails under CI (CI=true), where a skipped
+browser test would hide that the page was never opened.
+Screenshots go to artifacts/ (desktop and phone width) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import feedparser
+import pytest
+from lxml import html
+from werkzeug.serving import make_server
+
+from gateway import create_app
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+except ImportError:  # reported by the `driver` fixture, as a skip or (under CI) a failure
+    webdriver = None
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+# How Chromium runs here: as root, no GPU, and no calls home (the network is closed).
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         # Thumbnails point at Flickr's hosts: fail them at once instead of waiting on DNS.
+         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+WAIT = 15  # seconds for the live preview to arrive
+BOTANY_QUERY = "method=flickr.photos.search&tags=botany&format=feed-rss_200"
+
+
+def missing() -> str:
+    if webdriver is None:
+        return "selenium is not installed (pip install -r requirements-dev.txt)"
+    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not os.access(path, os.X_OK):
+            return f"{path} not found (apt-get install {package})"
+    return ""
+
+
+@pytest.fixture(scope="module")
+def server(recorded_library):
+    """The gateway on a free port of 127.0.0.1, in a thread, on the recorded fixtures."""
+    app = create_app({"LIBRARY_PATH": recorded_library.path})
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join()
+    httpd.server_close()
+    app.extensions["gateway.upstream"].close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """browser(javascript=True) → a headless Chromium; every one started is quit afterwards."""
+    reason = missing()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"the browser test must run in CI: {reason}")
+        pytest.skip(reason)
+    drivers = []
+
+    def start(javascript: bool = True):
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in FLAGS:
+            options.add_argument(flag)
+        options.add_argument(f"--user-data-dir={tmp_path / f'profile{len(drivers)}'}")
+        options.add_argument("--window-size=1280,900")
+        if not javascript:
+            options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
+        options.page_load_strategy = "eager"  # the DOM is enough; never wait on images
+        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        drivers.append(driver)
+        driver.set_page_load_timeout(30)
+        return driver
+
+    yield start
+    for driver in drivers:
+        driver.quit()
+
+
+def fetch(url: str) -> tuple[int, str, bytes]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.headers.get_content_type(), response.read()
+
+
+def server_url_for(server: str, query: str) -> str:
+    """The feed address the server itself renders for a page query (the no-JS path)."""
+    _, _, body = fetch(f"{server}/?{query}")
+    return html.fromstring(body).xpath("//input[@id='api-url']/@value")[0]
+
+
+def screenshot(driver, name: str, width: int) -> Path:
+    """The whole page at this width (the window grows to the page's height)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.set_window_size(width, 900)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(height + 100, 6000))
+    path = ARTIFACTS / f"{name}.png"
+    assert driver.save_screenshot(str(path))
+    return path
+
+
+def value(driver, element_id: str) -> str:
+    return driver.find_element(By.ID, element_id).get_attribute("value")
+
+
+def test_build_a_feed_live_and_follow_it(server, browser):
+    driver = browser()
+    driver.get(f"{server}/")
+    wait = WebDriverWait(driver, WAIT)
+    wait.until(lambda d: d.find_element(By.ID, "copy-url").is_displayed())  # the script has run
+
+    Select(driver.find_element(By.ID, "f-method")).select_by_value("flickr.photos.search")
+    driver.find_element(By.ID, "f-tags").send_keys("botany")
+    Select(driver.find_element(By.ID, "f-format")).select_by_value("feed-rss_200")
+
+    # The URL follows the form at once; the preview arrives after the debounce.
+    url = f"{server}/services/rest/?{BOTANY_QUERY}"
+    wait.until(lambda d: value(d, "api-url") == url)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#preview-body ul.photos > li")) == 15)
+    status = driver.find_element(By.ID, "preview-status").text
+    assert status.startswith("Photos 1 to 15 of "), status
+    titles = [img.get_attribute("alt") for img in driver.find_elements(By.CSS_SELECTOR, "#preview-body img")]
+    assert all(titles) and len(titles) == 15
+    assert driver.find_elements(By.CSS_SELECTOR, "#preview-body figure.map circle")
+    assert driver.find_element(By.ID, "f-photoset_id").is_displayed() is False  # not a search argument
+
+    # The browser's rule and the server's agree; the page's own address is bookmarkable.
+    assert server_url_for(server, BOTANY_QUERY) == url
+    assert urlsplit(driver.current_url).query == BOTANY_QUERY
+    alternate = driver.find_element(By.CSS_SELECTOR, "link[rel='alternate']")
+    assert alternate.get_attribute("href") == url and alternate.get_attribute("type") == "application/rss+xml"
+    assert driver.find_element(By.ID, "feed-link").get_attribute("href") == f"feed:{url}"
+
+    # Follow the generated URL as a feed reader would.
+    status_code, content_type, body = fetch(driver.find_element(By.ID, "open-feed").get_attribute("href"))
+    feed = feedparser.parse(body)
+    assert status_code == 200 and content_type == "application/rss+xml"
+    assert feed.bozo == 0 and len(feed.entries) > 0
+    assert [e.title for e in feed.entries] == [t if t != "Untitled photo" else "" for t in titles]
+
+    desktop = screenshot(driver, "builder-desktop", 1280)
+    phone = screenshot(driver, "builder-phone", 360)
+    # Nothing wider than a phone's screen: no sideways scrolling at 360 px.
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= 360
+    assert desktop.stat().st_size > 0 and phone.stat().st_size > 0
+
+
+def test_errors_in_words_live_and_fields_per_method(server, browser):
+    driver = browser()
+    driver.get(f"{server}/?{BOTANY_QUERY}")
+    wait = WebDriverWait(driver, WAIT)
+    wait.until(lambda d: d.find_element(By.ID, "copy-url").is_displayed())
+
+    Select(driver.find_element(By.ID, "f-method")).select_by_value("flickr.groups.pools.getPhotos")
+    assert not driver.find_element(By.ID, "f-text").is_displayed()  # search only
+    assert not driver.find_element(By.ID, "group-where").is_displayed()  # no place arguments at all
+    group = driver.find_element(By.ID, "f-group_id")
+    group.send_keys("nobody@N00")
+    wait.until(lambda d: "No group with that id" in d.find_element(By.ID, "preview-body").text)
+    error = driver.find_element(By.CSS_SELECTOR, "#preview-body .error").text
+    assert "Flickr error 1" in error and "Group not found" in error
+    assert driver.find_element(By.ID, "preview-status").text == "The feed cannot be built."
+    screenshot(driver, "builder-error-phone", 360)
+
+    # Keyboard only: Enter in a field submits, and focus moves on to the feed.
+    driver.find_element(By.ID, "f-tags").clear()
+    group.clear()
+    group.send_keys("31849566@N00", Keys.ENTER)
+    wait.until(lambda d: d.switch_to.active_element.get_attribute("id") == "feed")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#preview-body ul.photos > li"))
+    assert value(driver, "api-url") == (f"{server}/services/rest/?method=flickr.groups.pools.getPhotos"
+                                        "&group_id=31849566@N00&format=feed-rss_200")
+
+
+def test_without_javascript_the_form_submits_and_the_server_renders(server, browser):
+    driver = browser(javascript=False)
+    driver.get(f"{server}/")
+    assert not driver.find_element(By.ID, "copy-url").is_displayed()  # the script did not run
+    assert driver.find_element(By.ID, "f-photoset_id").is_displayed()  # every field is there
+    driver.find_element(By.ID, "f-tags").send_keys("botany")
+    driver.find_element(By.CSS_SELECTOR, "#builder button[type='submit']").click()
+    WebDriverWait(driver, WAIT).until(lambda d: "tags=botany" in d.current_url)
+    assert urlsplit(driver.current_url).fragment == "feed"
+    assert value(driver, "api-url") == f"{driver.current_url.split('/?')[0]}/services/rest/?{BOTANY_QUERY}"
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#preview-body ul.photos > li")) == 15
+    screenshot(driver, "builder-nojs-desktop", 1280)
