@@ -8,8 +8,9 @@
    Targets: cached feed >= 0.6 x hello world, 304 >= 0.8 x.
 2. Upstream calls when 50 identical cold requests arrive together, per backend.
    Targets: one per worker process with memory://, one in total when shared.
-3. Worker memory (RSS) after 10,000 requests over 1,000 distinct feeds with the
-   default memory:// cache. Target: under 100 MB per worker.
+3. Worker memory (RSS) after 10,000 requests over 1,000 distinct feeds (picked
+   in a fixed random order) with the default memory:// cache. Target: under
+   100 MB per worker.
 
 Servers are started here (the gateway as bench/gateway_app.py, with a bench
 upstream that counts its calls) and stopped at the end.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import random
 import re
 import shutil
 import signal
@@ -178,6 +180,7 @@ def memory(log: Path, calls_dir: Path, feeds: int, requests: int) -> None:
     formats = ["feed-rss_200", "feed-atom_10", "feed-georss", "rest", "json"]
     paths = [FEED.replace("66832458", f"g{n}").replace("feed-rss_200", formats[n % len(formats)])
              for n in range(feeds)]
+    order = [random.Random(n).randrange(feeds) for n in range(requests)]  # every feed, in a fixed random order
     with gunicorn("bench.gateway_app:app", log, BENCH_LATENCY="0", BENCH_CALLS=str(calls)) as (port, master):
         before = [rss_mb(pid) for pid in workers(master)]
         started = time.monotonic()
@@ -186,7 +189,7 @@ def memory(log: Path, calls_dir: Path, feeds: int, requests: int) -> None:
         def one(n: int) -> int:
             if not hasattr(local, "conn"):
                 local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            local.conn.request("GET", paths[n % feeds], headers={"Accept-Encoding": "gzip"})
+            local.conn.request("GET", paths[order[n]], headers={"Accept-Encoding": "gzip"})
             response = local.conn.getresponse()
             response.read()
             return response.status
