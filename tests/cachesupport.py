@@ -26,14 +26,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def redis_server(directory: Path) -> Iterator[str]:
-    """A real redis-server on a free loopback port, without persistence; yields its URL."""
+def redis_server(directory: Path, port: int | None = None) -> Iterator[str]:
+    """A real redis-server on a loopback port (a free one by default), without persistence; yields its URL."""
     exe = shutil.which("redis-server")
     if exe is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed: scripts/test installs it (apt-get install redis-server)")
         pytest.skip("redis-server is not installed (apt-get install redis-server, as scripts/test does)")
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                              "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"

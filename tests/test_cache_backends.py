@@ -221,6 +221,20 @@ def test_redis_going_away_mid_flight(tmp_path):
         app.extensions["gateway.cache"].close()
 
 
+def test_redis_is_used_again_once_it_is_back(tmp_path):
+    port = free_port()
+    backend = RedisBackend(f"redis://127.0.0.1:{port}/0")
+    try:
+        backend.set("page:k", entry())  # nothing listens yet: logged, Redis left alone for a while
+        assert backend.get("page:k") is None and backend._down_until > 0
+        with redis_server(tmp_path, port):
+            backend._down_until = 0  # the pause is over
+            backend.set("page:k", entry())
+            assert backend.get("page:k") is not None
+    finally:
+        backend.close()
+
+
 def test_hot_entries_of_a_shared_cache_are_kept_in_the_worker(redis_url, monkeypatch):
     clock = Clock(monkeypatch)
     upstream = FakeUpstream(recorded("photos.search-19a6cc8272.xml"))
