@@ -236,7 +236,8 @@ def test_attribute_whitespace_and_markup_survive_the_writer():
     w.el("ascii", "line\x0b one\nline two\x7f")
     w.cdata("html", "<p>caf\u00e9\x0c</p>\n")
     root = etree.fromstring(w.tobytes())
-    assert (root.findtext("ascii"), root.findtext("html")) == ("line one\nline two\x7f", "<p>caf\u00e9</p>\n")
+    # DEL is dropped, as safexml.clean drops it
+    assert (root.findtext("ascii"), root.findtext("html")) == ("line one\nline two", "<p>caf\u00e9</p>\n")
     assert root.get("{urn:flickr:}a") == 'tab\there "q" <&> nl\nend'
     assert (root.find("e").text, root.find("e").attrib) == ("7", {"n": "3", "s": "x&y"})
 
