@@ -27,6 +27,11 @@ def _tags(args: Args) -> str:
     return tags[0] if len(tags) == 1 else ", ".join(tags[:-1]) + joiner + tags[-1]
 
 
+def _page(*segments: str) -> str:
+    """A flickr.com page URL from path segments; arguments are the caller's, so each is quoted."""
+    return WWW + "".join("/" + quote(seg, safe="@") for seg in segments) + "/"
+
+
 def _search_title(args: Args) -> str:
     parts = []
     if args.get("user_id"):
@@ -46,10 +51,10 @@ def _search_title(args: Args) -> str:
 
 def _search_link(args: Args) -> str:
     if args.get("user_id") and not _tags(args):
-        return f"{WWW}/photos/{args['user_id']}/"
+        return _page("photos", args["user_id"])
     if _tags(args) and not args.get("user_id"):
         first = args["tags"].split(",")[0].strip().replace(" ", "").lower()
-        return f"{WWW}/photos/tags/{quote(first)}/"
+        return _page("photos", "tags", first)
     return f"{WWW}/search/"
 
 
@@ -88,38 +93,38 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     _m("flickr.photos.getContactsPhotos", title=lambda a, i: "Photos from your contacts"),
     _m("flickr.photos.geo.photosForLocation", "lat", "lon",
        title=lambda a, i: f"Photos taken at {a.get('lat', '')},{a.get('lon', '')}",
-       link=lambda a, i: f"{WWW}/map/"),
+       link=lambda a, i: _page("map")),
     _m("flickr.interestingness.getList",
        title=lambda a, i: "Interesting photos" + (f" of {a['date']}" if a.get("date") else ""),
-       link=lambda a, i: f"{WWW}/explore/" + (a["date"].replace("-", "/") + "/" if a.get("date") else "")),
+       link=lambda a, i: _page("explore", *a.get("date", "").split("-")) if a.get("date") else _page("explore")),
     _m("flickr.people.getPublicPhotos", "user_id", missing=(1, "User not found"),
        title=lambda a, i: f"Photos from {a.get('user_id', '')}",
-       link=lambda a, i: f"{WWW}/photos/{a.get('user_id', '')}/"),
+       link=lambda a, i: _page("photos", a.get("user_id", ""))),
     _m("flickr.people.getPhotos", "user_id", missing=(2, "Unknown user"),
        title=lambda a, i: f"Photos from {a.get('user_id', '')}",
-       link=lambda a, i: f"{WWW}/photos/{a.get('user_id', '')}/"),
+       link=lambda a, i: _page("photos", a.get("user_id", ""))),
     _m("flickr.people.getPhotosOf", "user_id", missing=(1, "User not found."),
        title=lambda a, i: f"Photos of {a.get('user_id', '')}",
-       link=lambda a, i: f"{WWW}/photos/{a.get('user_id', '')}/photosof/"),
+       link=lambda a, i: _page("photos", a.get("user_id", ""), "photosof")),
     _m("flickr.favorites.getPublicList", "user_id", missing=(1, "User not found"),
        title=lambda a, i: f"Favorites of {a.get('user_id', '')}",
-       link=lambda a, i: f"{WWW}/photos/{a.get('user_id', '')}/favorites/"),
+       link=lambda a, i: _page("photos", a.get("user_id", ""), "favorites")),
     _m("flickr.favorites.getList", title=lambda a, i: f"Favorites of {a.get('user_id') or 'you'}",
-       link=lambda a, i: f"{WWW}/photos/{a['user_id']}/favorites/" if a.get("user_id") else f"{WWW}/photos/"),
+       link=lambda a, i: _page("photos", a["user_id"], "favorites") if a.get("user_id") else _page("photos")),
     _m("flickr.groups.pools.getPhotos", "group_id", missing=(1, "Group not found"),
        title=lambda a, i: f"Photos from group {a.get('group_id', '')}" + (f" tagged {_tags(a)}" if _tags(a) else ""),
-       link=lambda a, i: f"{WWW}/groups/{a.get('group_id', '')}/pool/"),
+       link=lambda a, i: _page("groups", a.get("group_id", ""), "pool")),
     _m("flickr.photosets.getPhotos", "photoset_id", missing=(1, "Photoset not found"),
        title=_set_title,
-       link=lambda a, i: f"{WWW}/photos/{i.get('owner') or a.get('user_id', '')}/albums/{a.get('photoset_id', '')}/"),
+       link=lambda a, i: _page("photos", i.get("owner") or a.get("user_id", ""), "albums", a.get("photoset_id", ""))),
     _m("flickr.galleries.getPhotos", "gallery_id", missing=(1, "Invalid gallery ID"),
        title=lambda a, i: f"Photos from gallery {a.get('gallery_id', '')}",
-       link=lambda a, i: f"{WWW}/photos/flickr/galleries/{a.get('gallery_id', '')}/"),
+       link=lambda a, i: _page("photos", "flickr", "galleries", a.get("gallery_id", ""))),
     _m("flickr.panda.getPhotos", "panda_name", missing=(1, "Required parameter missing."),
        title=lambda a, i: f"Photos from the panda {a.get('panda_name', '')}"),
     _m("flickr.tags.getClusterPhotos", "tag", "cluster_id",
        title=lambda a, i: f"Photos tagged {a.get('tag', '')} (cluster {a.get('cluster_id', '')})",
-       link=lambda a, i: f"{WWW}/photos/tags/{a.get('tag', '')}/"),
+       link=lambda a, i: _page("photos", "tags", a.get("tag", "").replace(" ", ""))),
 )}
 
 # Real Flickr methods that do not return a standard photos response: refused

@@ -14,8 +14,11 @@ PARSER = etree.XMLParser(
 )
 
 # XML 1.0 allows TAB, LF, CR and these ranges; everything else (C0 controls,
-# lone surrogates, U+FFFE/FFFF) would make the document unreadable.
-_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# lone surrogates, U+FFFE/FFFF) would make the document unreadable. DEL, the
+# C1 controls and the noncharacters U+FDD0-FDEF are allowed but "discouraged"
+# (XML 1.0 section 2.2): HTML parsers and feed validators reject them, and no
+# photo text needs them.
+_ILLEGAL = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufdcf\ufdf0-\ufffd\U00010000-\U0010ffff]")
 
 
 class UnsafeXML(ValueError):

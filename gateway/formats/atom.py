@@ -39,6 +39,7 @@ from .feed import (
     enclosure,
     entry_id,
     esc,
+    feed_updated,
     flickr_extras,
     pagination_element,
     published,
@@ -61,7 +62,7 @@ def render(page: Page, ctx: FeedContext, *, with_geo: bool = False) -> bytes:
     for rel, url in ctx.page_urls.items():
         w.el("link", rel=rel, type="application/atom+xml", href=url)
     w.el("id", ctx.feed_id)
-    w.el("updated", rfc3339(page.updated))
+    w.el("updated", rfc3339(feed_updated(page)))
     w.el("generator", GENERATOR, uri=GENERATOR_URI)
     pagination_element(w, page)
     for photo in page.photos:

@@ -20,7 +20,7 @@ NS = {
     "dc": "http://purl.org/dc/elements/1.1/",
     "flickr": "urn:flickr:",
     "media": "http://search.yahoo.com/mrss/",
-    "creativeCommons": "http://cyber.law.harvard.edu/rss/creativeCommonsRssModule.html",
+    "creativeCommons": "http://backend.userland.com/creativeCommonsRssModule",  # the URI the W3C validator expects
     "cc": "http://web.resource.org/cc/",  # RSS 1.0 mod_cc: <cc:license rdf:resource="..."/>
     "enc": "http://purl.oclc.org/net/rss_2.0/enc#",  # RSS 1.0 mod_enclosure
     "georss": "http://www.georss.org/georss",
@@ -123,8 +123,15 @@ def updated(photo: Photo) -> int:
     return photo.lastupdate or photo.dateupload or 0
 
 
+# An empty page has no photo to date it by; feed validators call dates before
+# 1990 implausible. 2008-08-25, the day Flickr announced API responses as
+# feeds: stable between requests and plausible.
+EMPTY_FEED_UPDATED = 1219622400
+
+
 def feed_updated(page: Page) -> int:
-    return page.updated
+    """The feed's updated time: its newest photo's upload or update time (not "now")."""
+    return page.updated or EMPTY_FEED_UPDATED
 
 
 class Enclosure(NamedTuple):  # a NamedTuple: a third of a frozen dataclass's cost to build
@@ -236,7 +243,7 @@ class XMLWriter:
         return b"".join([part.encode("utf-8") for part in self._parts]) + closing.encode("utf-8")
 
 
-_C0 = bytes(set(range(32)) - {9, 10, 13})  # the characters below space XML 1.0 forbids
+_C0 = bytes((set(range(32)) - {9, 10, 13}) | {127})  # the ASCII characters safexml.clean drops
 
 
 def _legal(text: str) -> str:

@@ -13,6 +13,7 @@ reaches a feed reader.
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 import nh3
@@ -26,10 +27,13 @@ ALLOWED_TAGS = {
     "q", "s", "small", "strike", "strong", "sub", "sup", "u", "ul",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "acronym": {"title"}}
+BLOCK = re.compile(r"<(?:p|ul|ol|li|blockquote|pre)\b")
 URL_SCHEMES = {"http", "https", "mailto"}
 # One Cleaner built once: nh3.clean() converts the allowlists on every call,
 # which cost 7 µs a photo before any HTML was parsed.
+# Relative links in a description are relative to flickr.com, where it was written.
 CLEANER = nh3.Cleaner(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES,
+                      url_relative=("rewrite_with_base", "https://www.flickr.com/"),
                       link_rel="nofollow noopener")
 
 
@@ -68,5 +72,7 @@ def entry_html(photo: Photo, description: str | None = None, img: Size | None = 
     if description is None:
         description = sanitize(photo.description)
     if description:
-        parts.append(f"<p>{description}</p>")
+        # A <p> cannot hold lists, quotes or paragraphs: HTML parsers (and the W3C validator) would split it.
+        wrapper = "div" if BLOCK.search(description) else "p"
+        parts.append(f"<{wrapper}>{description}</{wrapper}>")
     return "\n\n".join(parts)

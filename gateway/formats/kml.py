@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from ..model import Page, Photo, photo_page_url
 from . import geo
-from .feed import NS, FeedContext, XMLWriter, pagination_element, taken_local, thumbnail
+from .feed import NS, FeedContext, XMLWriter, pagination_element, taken_w3c, thumbnail
 from .html import entry_html
 
 NSMAP = {None: NS["kml"], "atom": NS["atom"], "flickr": NS["flickr"]}
@@ -84,7 +84,6 @@ def network_link(w: XMLWriter, ctx: FeedContext) -> None:
         w.el("name", ctx.title)
         w.el("visibility", 1)
         w.el("open", 1)
-        w.el("refreshVisibility", 0)
         w.el("flyToView", 0)
         with w.element("Link"):  # children in the schema's order
             w.el("href", ctx.kml_url)
@@ -110,10 +109,10 @@ def _kml(page: Page, ctx: FeedContext) -> XMLWriter:
 
 def _placemark(w: XMLWriter, photo: Photo) -> None:
     thumb = thumbnail(photo)
-    with w.element("Placemark"):
+    with w.element("Placemark", id=f"photo{photo.id}"):  # an XML ID cannot start with a digit
         w.el("name", photo.title)
         w.cdata("description", entry_html(photo, img=thumb))
-        taken = taken_local(photo)
+        taken = taken_w3c(photo)  # with the zone Flickr's feeds gave it: validators want one
         if taken:
             with w.element("TimeStamp"):
                 w.el("when", taken)

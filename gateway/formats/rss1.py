@@ -50,6 +50,7 @@ from .feed import (
     XMLWriter,
     enclosure,
     entry_id,
+    feed_updated,
     published,
     rfc3339,
     taken_w3c,
@@ -69,7 +70,7 @@ def render(page: Page, ctx: FeedContext, *, with_geo: bool = False) -> bytes:
         w.el("title", title)
         w.el("link", ctx.link)
         w.el("description", title)
-        w.el("dc:date", rfc3339(page.updated))
+        w.el("dc:date", rfc3339(feed_updated(page)))
         pagination_element(w, page)
         with w.element("items"), w.element("rdf:Seq"):
             w.repeat("rdf:li", map(photo_page_url, page.photos), "rdf:resource")

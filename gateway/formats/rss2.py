@@ -25,7 +25,7 @@ rendition is an error for the W3C validator), and atom:link rel="self".
 
 from __future__ import annotations
 
-from ..model import LICENSES, Page, Photo, buddyicon_url, license_url, photo_page_url, profile_url
+from ..model import Page, Photo, buddyicon_url, license_url, photo_page_url, profile_url
 from . import geo
 from .feed import (
     GENERATOR,
@@ -40,6 +40,7 @@ from .feed import (
     enclosure,
     entry_id,
     esc,
+    feed_updated,
     flickr_extras,
     pagination_element,
     published,
@@ -67,14 +68,20 @@ def render(page: Page, ctx: FeedContext, *, with_geo: bool = False) -> bytes:
         w.el("atom:link", rel="self", type="application/rss+xml", href=ctx.self_url)
         for rel, url in ctx.page_urls.items():
             w.el("atom:link", rel=rel, type="application/rss+xml", href=url)
-        w.el("pubDate", rfc822(page.updated))
-        w.el("lastBuildDate", rfc822(page.updated))
+        w.el("pubDate", rfc822(feed_updated(page)))
+        w.el("lastBuildDate", rfc822(feed_updated(page)))
         w.el("generator", GENERATOR)
+        w.el("docs", "http://www.rssboard.org/rss-specification")
         w.el("ttl", max(1, ctx.ttl // 60))
         pagination_element(w, page)
         for photo in page.photos:
             _item(w, photo, ctx, with_geo)
     return w.tobytes()
+
+
+def comment(text: str) -> str:
+    """Text inside an RFC 2822 comment "(…)": backslash before ( ) and \\ so the address still parses."""
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
 def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
@@ -91,7 +98,7 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
     if taken:
         parts.append(f"<dc:date.Taken>{taken}</dc:date.Taken><flickr:date_taken>{taken}</flickr:date_taken>")
     parts.append(
-        f'<author flickr:profile="{attr(profile_url(photo))}">nobody@flickr.com ({author})</author>'
+        f'<author flickr:profile="{attr(profile_url(photo))}">nobody@flickr.com ({comment(author)})</author>'
         f"<flickr:nsid>{esc(photo.owner)}</flickr:nsid><flickr:buddyicon>{esc(buddyicon_url(photo))}</flickr:buddyicon>"
         f'<guid isPermaLink="false">{esc(entry_id(photo))}</guid>'
     )
@@ -113,10 +120,8 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
         parts.append(repeat(f'<category domain="{TAG_SCHEME}">', tags, "</category>"))
     url = license_url(photo)
     if url:
-        name = esc(LICENSES[photo.license][0])
-        parts.append(f'<media:license type="text/html" href="{attr(url)}">{name}</media:license>')
-        if "creativecommons.org" in url:
-            parts.append(f"<creativeCommons:license>{esc(url)}</creativeCommons:license>")
+        # creativeCommons:license takes any licence URL; media:license is unknown to the W3C validator.
+        parts.append(f"<creativeCommons:license>{esc(url)}</creativeCommons:license>")
     parts.append(flickr_extras(photo))
     if enc is not None:
         parts.append(f'<enclosure url="{attr(enc.url)}" type="{enc.type}" length="0"/>')
