@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
@@ -27,7 +27,7 @@ from .cache import http as hits
 from .cache.entry import Entry
 from .errors import FlickrError, header_value
 from .formats import FORMATS, JSONP_TYPE, Format
-from .formats.feed import DEFAULT_SIZE, ENCLOSURE_SIZES, FeedContext
+from .formats.feed import DEFAULT_SIZE, ENCLOSURE_SIZES, FeedContext, feed_updated
 from .formats.rest import EXTRAS, error_json, error_rest
 from .methods import KNOWN_OTHER, METHODS, Method
 from .model import Page
@@ -37,6 +37,7 @@ bp = Blueprint("api", __name__)
 
 MAX_QUERY = 8 * 1024  # SPEC 5: longer query strings get 414 / code 116
 MAX_ARGS = 100
+TAG_AUTHORITY = re.compile(r"[a-z0-9.-]+")
 JSONP_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.]{0,63}")
 # Arguments that steer the gateway or carry the caller's credentials: never
 # part of the method's own arguments, never echoed into a feed link.
@@ -59,10 +60,20 @@ class Call:
     extras: frozenset[str]
     jsoncallback: str | None
 
-    @property
-    def public_args(self) -> dict[str, str]:
-        """The call as a link may repeat it: method, its arguments, format and size."""
-        out = {"method": self.method.name, **self.args, "format": self.format_name}
+    def public_args(self, **override: str) -> dict[str, str]:
+        """The call as a link repeats it: method, its arguments sorted, format, size.
+
+        One canonical form, because equivalent URLs share one cached response
+        (and so one self link); it is the order people write these URLs in,
+        and defaults (page 1, per_page at the cap, size b) are left out, so a
+        typical request URL and its self link are the same string.
+        """
+        args = {**self.args, **override}
+        if args.get("page") == "1":
+            del args["page"]
+        if args.get("per_page") == str(current_app.config["MAX_PER_PAGE"]):
+            del args["per_page"]
+        out = {"method": self.method.name, **dict(sorted(args.items())), "format": self.format_name}
         if self.size != DEFAULT_SIZE:
             out["size"] = self.size
         return out
@@ -176,34 +187,41 @@ def _per_page(value: str | None) -> int:
 
 
 def _url(args: Mapping[str, str]) -> str:
-    return f"{request.base_url}?{urlencode(args)}"
+    # "@" (NSIDs) and "," (bbox, tags, extras) stay as people type them.
+    return f"{request.base_url}?{urlencode(args, safe='@,', quote_via=quote)}"
+
+
+def _tag_authority() -> str:
+    """The request's host as a tag: URI authority (RFC 4151: a lower-case DNS name)."""
+    host = (urlsplit("//" + request.host).hostname or "").lower()
+    return host if TAG_AUTHORITY.fullmatch(host) else "localhost"
 
 
 def feed_context(call: Call, page: Page) -> FeedContext:
-    public = call.public_args
+    public = call.public_args()
     identity = {k: v for k, v in sorted(public.items()) if k not in ("page", "per_page", "format", "size")}
     page_urls = {}
     if call.format.is_feed and page.pages > 0:
         last = max(page.pages, 1)
-        page_urls["first"] = _url({**public, "page": "1"})
+        page_urls["first"] = _url(call.public_args(page="1"))
         if 1 < page.page <= last + 1:
-            page_urls["previous"] = _url({**public, "page": str(min(page.page - 1, last))})
+            page_urls["previous"] = _url(call.public_args(page=str(min(page.page - 1, last))))
         if page.page < last:
-            page_urls["next"] = _url({**public, "page": str(page.page + 1)})
-        page_urls["last"] = _url({**public, "page": str(last)})
+            page_urls["next"] = _url(call.public_args(page=str(page.page + 1)))
+        page_urls["last"] = _url(call.public_args(page=str(last)))
     return FeedContext(
         method=call.method.name,
         args=call.args,
         title=call.method.title(call.args, page.info),
         link=call.method.link(call.args, page.info),
         self_url=_url(public),
-        feed_id=f"tag:{request.host.split(':')[0]},2026:/services/rest/?{urlencode(identity)}",
+        feed_id=f"tag:{_tag_authority()},2026:/services/rest/?{urlencode(identity, safe='@,', quote_via=quote)}",
         size=call.size,
         ttl=current_app.config["CACHE_TTL"],
         extras=call.extras,
         jsoncallback=call.jsoncallback,
         page_urls=page_urls,
-        kml_url=_url({**public, "format": "feed-kml"}),
+        kml_url=_url({**public, "format": "feed-kml"}),  # same call; Google Earth appends &bbox=…
         view_bbox=call.method.takes_bbox and not FIXED_AREA & call.args.keys(),
     )
 
@@ -230,7 +248,7 @@ def rest() -> Response:
                 raise
             # The page behind this response is gone, but the response itself is still kept.
             log.warning("upstream failed (%s); serving a copy %ds old of %s",
-                        exc, entry.age(time.time()), _url(call.public_args))
+                        exc, entry.age(time.time()), _url(call.public_args()))
     return respond(entry)
 
 
@@ -261,8 +279,9 @@ def render(call: Call, key: str) -> Entry:
     body = call.format.render(page, feed_context(call, page))
     content_type = JSONP_TYPE if call.format_name == "json" and call.jsoncallback else call.format.content_type
     # Compressed once here, not per request; mtime=0 keeps the gzip bytes stable.
-    meta = {"etag": hashlib.sha1(body).hexdigest(), "updated": page.updated, "type": f"{content_type}; charset=utf-8",
-            "modified": http_date(page.updated)}
+    updated = feed_updated(page)  # the feed's own updated time, also for an empty page
+    meta = {"etag": hashlib.sha1(body).hexdigest(), "updated": updated, "type": f"{content_type}; charset=utf-8",
+            "modified": http_date(updated)}
     entry = fetched.derive((body, gzip.compress(body, mtime=0)), meta)
     store.set(key, entry)
     return entry

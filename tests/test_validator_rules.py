@@ -79,3 +79,24 @@ def test_links_built_from_arguments_are_valid_uris(tmp_path):
                                                     "cluster_id": "a-b", "format": "feed-rss_200"})
     link = etree.fromstring(r.data).findtext("channel/link")
     assert " " not in link and link == "https://www.flickr.com/photos/tags/newyork/"
+
+
+def test_self_link_is_the_request_url_for_a_typical_request(tmp_path):
+    # The validator warns when the self link differs from the URL it fetched.
+    client = make_app(tmp_path, FakeUpstream(recorded("photos.search-19a6cc8272.xml"))).test_client()
+    for query in ("method=flickr.photos.search&tags=sunset&format=feed-rss_200",
+                  "method=flickr.groups.pools.getPhotos&group_id=31849566@N00&format=feed-atom_10",
+                  "method=flickr.photos.search&bbox=-0.5,51.3,0.3,51.7&has_geo=1&format=feed-georss&size=h"):
+        r = client.get("/services/rest/?" + query)
+        root = etree.fromstring(r.data)
+        self_link = next(el.get("href") for el in root.iter("{http://www.w3.org/2005/Atom}link")
+                         if el.get("rel") == "self")
+        assert self_link == "http://localhost/services/rest/?" + query
+
+
+def test_atom_id_authority_is_a_lower_case_dns_name(tmp_path):
+    client = make_app(tmp_path, FakeUpstream()).test_client()
+    for host, authority in (("Example.ORG:8080", "example.org"), ("[::1]:8000", "localhost")):
+        r = client.get("/services/rest/?method=flickr.photos.getRecent&format=feed-atom_10", headers={"Host": host})
+        feed_id = etree.fromstring(r.data).findtext("{http://www.w3.org/2005/Atom}id")
+        assert re.fullmatch(rf"tag:{re.escape(authority)},2026:/services/rest/\?\S+", feed_id), feed_id
