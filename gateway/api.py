@@ -19,9 +19,9 @@ from urllib.parse import quote, urlencode, urlsplit
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import cache, errors, upstreams
+from . import cache, errors, metrics, upstreams
+from .access import observation
 from .cache import cache_key, pages
 from .cache import http as hits
 from .cache.entry import Entry
@@ -81,13 +81,6 @@ class Call:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    # Repeated identical requests are answered from the cache before Flask (cache/http.py);
-    # installed first so that ProxyFix, wrapped around it, has rewritten the environ.
-    hits.install(app)
-    hops = app.config["PROXY_HOPS"]
-    if hops > 0:
-        # Links (self, network link) must name the host the client used, not gunicorn's socket.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
 
 
 # ---------------------------------------------------------------- parsing
@@ -119,6 +112,7 @@ def parse_call(args: Mapping[str, str]) -> Call:
     if fmt is None:
         raise FlickrError(errors.FORMAT_NOT_FOUND, f'Format "{format_name}" not found')
     g.format = fmt
+    observation(request.environ).format = format_name
     callback = _jsoncallback(args) if format_name == "json" else None
     g.jsoncallback = callback
     _check_api_key(args)
@@ -128,6 +122,7 @@ def parse_call(args: Mapping[str, str]) -> Call:
         if name in KNOWN_OTHER:
             raise FlickrError(errors.METHOD_NOT_FOUND, f'Method "{name}" is not available in feed formats')
         raise FlickrError(errors.METHOD_NOT_FOUND, f'Method "{name}" not found')
+    observation(request.environ).flickr_method = name
     if any(not args.get(req, "").strip() for req in method.required):
         raise FlickrError(*method.missing)
     size = args.get("size") or DEFAULT_SIZE
@@ -238,9 +233,13 @@ def rest() -> Response:
     # base URL that self/paging links are built from. Never the caller's key.
     key = cache_key("response", upstreams.get().name, call.method.name, canonical_args(call.args),
                     call.format_name, call.size, call.jsoncallback, hits.origin(request.environ))
-    current_app.extensions["gateway.known"].remember(hits.raw_request(request.environ), key)
+    current_app.extensions["gateway.known"].remember(
+        hits.raw_request(request.environ), hits.Known(key, call.method.name, call.format_name))
+    obs = observation(request.environ)
     entry = store.get(key)
+    obs.cache = "hit"
     if entry is None or not entry.fresh(time.time()):
+        obs.cache = "miss"
         try:
             entry = render(call, key)
         except Exception as exc:
@@ -267,7 +266,7 @@ def render(call: Call, key: str) -> Entry:
 
     def load() -> Entry:
         try:
-            page = upstream.photos(call.method.name, call.args)
+            page = upstream_photos(upstream, call)
         except FlickrError as err:
             if not pages.is_answer(err):
                 raise
@@ -287,9 +286,33 @@ def render(call: Call, key: str) -> Entry:
     return entry
 
 
+def upstream_photos(upstream: upstreams.Upstream, call: Call) -> Page:
+    """The one place an upstream is called: timed and counted for the log line and the metrics."""
+    start = time.perf_counter()
+    outcome, kind = "failure", "unexpected"
+    try:
+        page = upstream.photos(call.method.name, call.args)
+        outcome = "ok"
+        return page
+    except FlickrError as err:
+        outcome = "answer" if pages.is_answer(err) else "failure"
+        kind = err.kind or "unavailable"
+        raise
+    finally:
+        elapsed = time.perf_counter() - start
+        observation(request.environ).upstream_ms += elapsed * 1000
+        metrics.UPSTREAM_CALLS.labels(upstream.name, outcome).inc()
+        metrics.UPSTREAM_LATENCY.labels(upstream.name).observe(elapsed)
+        if outcome == "failure":
+            metrics.UPSTREAM_FAILURES.labels(upstream.name, kind).inc()
+
+
 def respond(entry: Entry) -> Response:
     """200 with validators, or 304 (SPEC 7); the rules are in cache/http.py, shared with FastHits."""
-    status, headers, body = hits.answer(entry, request.environ, current_app.config["CACHE_TTL"])
+    ttl = current_app.config["CACHE_TTL"]
+    if entry.age(time.time()) > ttl:
+        observation(request.environ).cache = "stale"
+    status, headers, body = hits.answer(entry, request.environ, ttl)
     return Response(body, status, headers)
 
 

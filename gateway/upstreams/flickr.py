@@ -178,17 +178,31 @@ def _failure(exc: Exception) -> errors.FlickrError:
     code = getattr(exc, "code", None) if isinstance(exc, flickrapi.exceptions.FlickrError) else None
     if code is None or code in FLICKR_UNAVAILABLE:
         # The exception's text names the URL and status, never the key (it travels in a header).
-        log.warning("Flickr unavailable: %s: %s", type(exc).__name__, exc)
-        return errors.unavailable()
+        log.warning("Flickr unavailable: %s: %s", type(exc).__name__, str(exc)[:300])
+        return errors.unavailable(kind=_kind(exc))
     match = _FLICKRAPI_MESSAGE.fullmatch(str(exc))
     message = match.group(1) if match else str(exc)
     if code in OPERATOR_ERRORS:
         log.error("Flickr refused the gateway's credentials: %s (code %d: %s)", OPERATOR_ERRORS[code], code, message)
-        return errors.FlickrError(code, OPERATOR_ERRORS[code], BAD_GATEWAY)
+        return errors.FlickrError(code, OPERATOR_ERRORS[code], BAD_GATEWAY, kind="refused")
     if code >= 100:
         log.error("Flickr refused the gateway's request (code %d: %s)", code, message)
-        return errors.FlickrError(code, f"Flickr refused the gateway's request: {message}", BAD_GATEWAY)
+        return errors.FlickrError(code, f"Flickr refused the gateway's request: {message}", BAD_GATEWAY,
+                                  kind="refused")
     return errors.FlickrError(code, message)
+
+
+def _kind(exc: Exception) -> str:
+    """The metrics' name for a failure that makes Flickr unavailable."""
+    if isinstance(exc, flickrapi.exceptions.FlickrError):
+        return "flickr_unavailable" if exc.code is not None else "http_status"
+    if isinstance(exc, requests.Timeout):
+        return "timeout"
+    if isinstance(exc, (requests.ConnectionError, OSError)):
+        return "connection"
+    if isinstance(exc, requests.RequestException):
+        return "connection"  # broken chunking and the like: the exchange, not the content
+    return "bad_response"
 
 
 def _quiet_library_logs() -> None:
