@@ -33,6 +33,12 @@ if _own_metrics_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
 
 
+def post_fork(server, worker):
+    # Without Redis each worker keeps its own share of the Flickr budget
+    # (gateway/limits.py): tell it how many workers share this host's.
+    os.environ["WEB_CONCURRENCY"] = str(server.num_workers)
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

@@ -223,9 +223,11 @@ def client_key(environ: dict) -> str:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address[:64]
-    if ip.version == 6 and ip.ipv4_mapped is None:
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip.ipv4_mapped or ip)
+    return str(ip)
 
 
 class Access:
@@ -248,15 +250,24 @@ class Access:
             return start_response(status, headers, exc_info)
 
         normalise_input(environ)
-        limit = self.extensions.get("gateway.client_limit")
-        if limit is not None and endpoint(environ.get("PATH_INFO", "")) in ("rest", "page", "other"):
-            wait = limit.wait(client_key(environ))
-            if wait > 0:
-                status, headers, body = too_many_requests(wait, limit.message)
-                start(status, headers)
-                body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else body
-                return _Logged([body], environ, obs, started)
+        wait = self._client_wait(environ)
+        if wait > 0:
+            status, headers, body = too_many_requests(wait, self.extensions["gateway.client_limit"].message)
+            start(status, headers)
+            body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else body
+            return _Logged([body], environ, obs, started)
         return _Logged(self.wsgi_app(environ, start), environ, obs, started)
+
+    def _client_wait(self, environ: dict) -> float:
+        """Seconds this client must wait (0: go ahead); probes, metrics and static files are never limited."""
+        limit = self.extensions.get("gateway.client_limit")
+        if limit is None or endpoint(environ.get("PATH_INFO", "")) not in ("rest", "page", "other"):
+            return 0.0
+        try:
+            return limit.wait(client_key(environ))
+        except Exception:  # a broken limit must not refuse everyone, nor turn into a 500
+            logging.getLogger("gateway").exception("access: the client limit failed; request let through")
+            return 0.0
 
 
 class _Stderr(logging.StreamHandler):

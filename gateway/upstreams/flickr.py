@@ -28,7 +28,7 @@ import flickrapi.exceptions
 import requests
 from flask import Flask
 
-from .. import errors
+from .. import errors, limits
 from ..model import Page, parse_json
 
 log = logging.getLogger("gateway.upstreams.flickr")
@@ -75,7 +75,8 @@ class Flickr:
 
     name = "flickr"
 
-    def __init__(self, key: str, secret: str, rest_url: str, timeout: float):
+    def __init__(self, key: str, secret: str, rest_url: str, timeout: float,
+                 budget: limits.Limiter | None = None):
         if not key or not secret:
             raise ValueError(
                 "GATEWAY_UPSTREAM=flickr needs GATEWAY_FLICKR_API_KEY and GATEWAY_FLICKR_API_SECRET "
@@ -87,6 +88,7 @@ class Flickr:
         self._key, self._secret = str(key), str(secret)
         self.rest_url = rest_url
         self.timeout = timeout
+        self.budget = budget  # GATEWAY_UPSTREAM_RATE: None = no limit
         self._local = threading.local()
         self._lock = threading.Lock()
         self._closers: set[weakref.finalize] = set()
@@ -95,6 +97,7 @@ class Flickr:
         return f"<Flickr {self.rest_url}>"
 
     def photos(self, method: str, args: Mapping[str, str]) -> Page:
+        self._spend()
         try:
             return parse_json(self._call(method, self.request_args(args)))
         except (
@@ -106,6 +109,17 @@ class Flickr:
             AttributeError, TypeError,  # JSON that is not an object: flickrapi calls .get() on it
         ) as exc:
             raise _failure(exc) from None
+
+    def _spend(self) -> None:
+        """Take one call from the budget, or fail as "unavailable" until the next one.
+
+        The cache treats this like any outage: an expired copy is served while
+        there is one, else 503 with Retry-After (the seconds until a call is free).
+        """
+        wait = self.budget.wait() if self.budget is not None else 0
+        if wait > 0:
+            log.warning("Flickr budget spent (GATEWAY_UPSTREAM_RATE); next call in %.1fs", wait)
+            raise errors.unavailable(limits.retry_after(wait), kind="budget")
 
     @staticmethod
     def request_args(args: Mapping[str, str]) -> dict[str, str]:
@@ -226,5 +240,5 @@ def create(app: Flask) -> Flickr:
     _quiet_library_logs()
     config = app.config
     return Flickr(config["FLICKR_API_KEY"], config["FLICKR_API_SECRET"], config["FLICKR_REST_URL"],
-                  config["UPSTREAM_TIMEOUT"])
+                  config["UPSTREAM_TIMEOUT"], limits.upstream_budget(app))
 
