@@ -27,6 +27,7 @@ from flask import Blueprint, Flask, Response, current_app
 
 from . import cache, metrics, upstreams
 from .errors import FlickrError
+from .upstreams.transport import BoundedSession
 
 bp = Blueprint("ops", __name__)
 PROBE_TIMEOUT = 2.0
@@ -89,8 +90,8 @@ def _flickr_probe(url: str, timeout: float) -> dict[str, Any]:
     start = time.perf_counter()
     result: dict[str, Any] = {"name": "flickr", "ok": True}
     try:
-        with requests.get(url, timeout=timeout, allow_redirects=False, stream=True) as response:
-            status = response.status_code
+        with BoundedSession(max_body=256 * 1024) as session:
+            status = session.get(url, timeout=timeout, allow_redirects=False).status_code
         if status >= 500:
             result.update(ok=False, error=f"Flickr answered HTTP {status}")
     except requests.Timeout:

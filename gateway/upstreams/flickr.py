@@ -30,6 +30,7 @@ from flask import Flask
 
 from .. import errors, limits
 from ..model import Page, parse_json
+from .transport import BoundedSession, ResponseTooLarge
 
 log = logging.getLogger("gateway.upstreams.flickr")
 
@@ -102,11 +103,12 @@ class Flickr:
             return parse_json(self._call(method, self.request_args(args)))
         except (
             flickrapi.exceptions.FlickrError,  # stat=fail, or a non-200 status
-            requests.RequestException,  # timeout, refused, reset, bad chunking
+            requests.RequestException,  # timeout, refused, reset, bad chunking, too large (transport.py)
             OSError,  # a socket error requests did not wrap
             ValueError,  # not JSON (JSONDecodeError), not UTF-8, not a photos response
             KeyError,  # {"stat": "fail"} without code or message: flickrapi's parser indexes both
             AttributeError, TypeError,  # JSON that is not an object: flickrapi calls .get() on it
+            RecursionError,  # JSON nested thousands deep: json.loads gives up
         ) as exc:
             raise _failure(exc) from None
 
@@ -168,7 +170,7 @@ class Flickr:
         # does not promise a Session is thread-safe, and a class-level one can
         # never be closed: each thread's instance gets its own, closed when the
         # thread's instance is collected or on close().
-        session = requests.Session()
+        session = BoundedSession()
         api.flickr_oauth.session = session
         with self._lock:
             self._closers = {c for c in self._closers if c.alive}
@@ -186,8 +188,11 @@ def _failure(exc: Exception) -> errors.FlickrError:
       other codes ≥ 100 (our request is at fault)   → the same code, HTTP 502
     Anything else — timeout, refused or reset connection, HTTP 5xx (flickrapi:
     FlickrError('do_request: Status code 500 received'), code None), an HTML
-    error page, truncated JSON, stat=fail without code/message
+    error page, truncated JSON, stat=fail without code/message, an answer still
+    arriving at the timeout (slow drip) or larger than transport.MAX_BODY
                                                     → errors.unavailable(): 105, HTTP 503, Retry-After
+    The failure's kind (timeout, connection, http_status, bad_response,
+    flickr_unavailable, refused) goes to the metrics, never to the client.
     """
     code = getattr(exc, "code", None) if isinstance(exc, flickrapi.exceptions.FlickrError) else None
     if code is None or code in FLICKR_UNAVAILABLE:
@@ -212,6 +217,8 @@ def _kind(exc: Exception) -> str:
         return "flickr_unavailable" if exc.code is not None else "http_status"
     if isinstance(exc, requests.Timeout):
         return "timeout"
+    if isinstance(exc, ResponseTooLarge):
+        return "bad_response"
     if isinstance(exc, (requests.ConnectionError, OSError)):
         return "connection"
     if isinstance(exc, requests.RequestException):
