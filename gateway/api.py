@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
 
-from . import cache, errors, metrics, upstreams
+from . import cache, errors, metrics, upstreams, validation
 from .access import observation
 from .cache import cache_key, pages
 from .cache import http as hits
@@ -132,7 +132,12 @@ def parse_call(args: Mapping[str, str]) -> Call:
            if k not in CONTROL and k not in CREDENTIALS and not k.startswith("oauth_")}
     own["per_page"] = str(_per_page(args.get("per_page")))
     own["page"] = str(_positive(args.get("page"), 1))
+    # Unknown extras are dropped, as Flickr ignores them: they would only split the cache.
     extras = frozenset(e.strip() for e in args.get("extras", "").split(",") if e.strip() in EXTRAS)
+    own.pop("extras", None)
+    if extras:
+        own["extras"] = ",".join(sorted(extras))
+    validation.check(method, own)
     return Call(method, format_name, fmt, own, size, extras, callback)
 
 
