@@ -81,6 +81,9 @@ class Call:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    # Routing errors (a Host header Werkzeug cannot read, a verb the endpoint does not
+    # take) happen before the blueprint, so its handlers never see them.
+    app.register_error_handler(HTTPException, http_error)
 
 
 # ---------------------------------------------------------------- parsing
@@ -330,12 +333,24 @@ def flickr_error(err: FlickrError) -> Response:
 
 
 @bp.errorhandler(Exception)
-def unexpected(exc: Exception) -> Response:
+def unexpected(exc: Exception) -> Response | HTTPException:
     if isinstance(exc, HTTPException):
-        return exc
+        return http_error(exc)
     # A bug must not show a traceback to the client; it is logged for the operator.
     log.exception("unexpected error on %s", request.full_path)
     return error_response(errors.unavailable())
+
+
+def http_error(exc: HTTPException) -> Response | HTTPException:
+    """Werkzeug's own 4xx refusals of the endpoint, in its error shape: every 4xx of
+    /services/rest/ carries X-FlickrErr* (code 116, Bad URL found) and Flickr's body."""
+    if request.path.rstrip("/") != "/services/rest" or exc.code is None or exc.code < 400:
+        return exc
+    response = error_response(FlickrError(errors.BAD_URL, "Bad URL found", exc.code))
+    for name, value in exc.get_headers():
+        if name.lower() not in ("content-type", "content-length"):
+            response.headers[name] = value  # e.g. Allow for a 405
+    return response
 
 
 def error_response(err: FlickrError) -> Response:
