@@ -73,3 +73,30 @@ def test_unknown_extras_are_dropped_so_they_cannot_split_the_cache(tmp_path):
                                                           "extras": extras})
         assert r.status_code == 200 and b"junk" not in r.data
     assert len(upstream.calls) == 1 and upstream.calls[0][1]["extras"] == "geo"
+
+
+# ---------------------------------------------------------------- outside XML (safexml.parse)
+
+LAUGHS = ('<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+          '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;">]>\n<rsp stat="ok"><photos><photo id="1" title="&lol2;"/>'
+          '</photos></rsp>')
+
+
+@pytest.mark.parametrize("document", [
+    LAUGHS.replace("UTF-16", "UTF-8").encode(),
+    LAUGHS.encode("utf-16"),  # the bytes hold no "<!DOCTYPE" to spot
+    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><rsp>&x;</rsp>',
+    b'<?xml version="1.0"?><!--' + b"x" * 5000 + b'--><!DOCTYPE rsp SYSTEM "http://127.0.0.1:9/x.dtd"><rsp/>',
+], ids=["billion-laughs", "billion-laughs-utf16", "external-entity", "late-external-dtd"])
+def test_outside_xml_with_a_doctype_is_refused_with_a_clear_message(document):
+    from gateway.safexml import UnsafeXML, parse
+
+    with pytest.raises(UnsafeXML, match="DOCTYPE"):
+        parse(document)
+
+
+def test_outside_xml_nested_too_deep_is_refused():
+    from gateway.safexml import UnsafeXML, parse
+
+    with pytest.raises(UnsafeXML, match="not well-formed"):
+        parse(b"<a>" * 100_000 + b"</a>" * 100_000)
