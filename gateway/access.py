@@ -42,7 +42,7 @@ from .formats.rest import error_rest
 
 log = logging.getLogger("gateway.access")
 KEY = "gateway.observation"  # the environ key of the request's Observation
-MAX_FORM = 64 * 1024  # larger POST bodies are refused by the endpoint (413)
+MAX_FORM = 64 * 1024  # a larger POST body is refused by the endpoint (413, code 116)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # a caller's X-Request-ID we are willing to echo
 # The caller's credentials: never logged (the feeds' links leave out the same names).
 CREDENTIALS = ("api_key", "api_sig", "auth_token", "perms", "frob", "oauth_")

@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
 
 from . import cache, errors, metrics, upstreams, validation
-from .access import observation
+from .access import MAX_FORM, observation
 from .cache import cache_key, pages
 from .cache import http as hits
 from .cache.entry import Entry
@@ -81,6 +81,9 @@ class Call:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    # A chunked POST has no Content-Length to refuse up front (request_args): Werkzeug
+    # then reads at most this many bytes of its form, so no body can fill the memory.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_FORM
     # Routing errors (a Host header Werkzeug cannot read, a verb the endpoint does not
     # take) happen before the blueprint, so its handlers never see them.
     app.register_error_handler(HTTPException, http_error)
@@ -96,7 +99,7 @@ def request_args() -> dict[str, str]:
     args: dict[str, str] = {}
     sources = [request.args]
     if request.method == "POST":
-        if (request.content_length or 0) > 64 * 1024:
+        if (request.content_length or 0) > MAX_FORM:
             raise FlickrError(errors.BAD_URL, "Bad URL found", 413)
         sources.append(request.form)
     for source in sources:
