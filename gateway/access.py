@@ -26,10 +26,10 @@ import ipaddress
 import json
 import logging
 import math
+import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -116,7 +116,7 @@ def normalise_input(environ: dict) -> None:
 
 def _request_id(environ: dict) -> str:
     given = environ.get("HTTP_X_REQUEST_ID", "")
-    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return given if REQUEST_ID.fullmatch(given) else os.urandom(16).hex()  # a third of uuid4's cost
 
 
 def loggable_query(query: str) -> str:

@@ -41,7 +41,7 @@ CACHE = Counter("gateway_cache_results", "/services/rest/ answers by cache resul
 UPSTREAM_CALLS = Counter("gateway_upstream_calls", "Calls to the upstream, by outcome: ok, answer (a Flickr "
                          "error about the call, e.g. not found), failure", ["upstream", "outcome"])
 UPSTREAM_FAILURES = Counter("gateway_upstream_failures", "Failed upstream calls by kind (timeout, connection, "
-                            "http_status, bad_response, flickr_unavailable, refused, budget, library)",
+                            "http_status, bad_response, flickr_unavailable, refused, budget, unavailable)",
                             ["upstream", "kind"])
 UPSTREAM_LATENCY = Histogram("gateway_upstream_duration_seconds", "Time an upstream call took",
                              ["upstream"], buckets=LATENCY_BUCKETS)
