@@ -171,8 +171,14 @@ def retry_after(wait: float) -> int:
 
 
 def _redis(app: Flask) -> RedisBuckets | None:
+    """The app's one RedisBuckets when the cache is Redis: both limits share it, so a hung
+    Redis costs a request one REDIS_TIMEOUT, not one per limit."""
     url = app.config["CACHE_URL"]
-    return RedisBuckets(url) if urlparse(url).scheme in ("redis", "rediss", "unix") else None
+    if urlparse(url).scheme not in ("redis", "rediss", "unix"):
+        return None
+    if "gateway.rate_buckets" not in app.extensions:
+        app.extensions["gateway.rate_buckets"] = RedisBuckets(url)
+    return app.extensions["gateway.rate_buckets"]
 
 
 def workers() -> int:

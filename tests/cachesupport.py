@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -55,6 +56,19 @@ def redis_server(directory: Path, port: int | None = None) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@contextmanager
+def paused(url: str) -> Iterator[None]:
+    """The redis-server at `url` stopped (SIGSTOP: connections stay open, nothing answers), then resumed."""
+    client = redis.Redis.from_url(url)
+    pid = client.info()["process_id"]
+    client.close()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 class Clock:

@@ -14,7 +14,7 @@ import threading
 import time
 
 import pytest
-from cachesupport import Clock, redis_server
+from cachesupport import Clock, paused, redis_server
 from lxml import etree
 from replay import HTML_ERROR, Fault
 from support import count_cases
@@ -192,6 +192,22 @@ def test_redis_going_away_mid_run(make_app, replay, tmp_path, logs):
     assert failing.status_code == UNAVAILABLE and elapsed < TIMEOUT + 1.5
     assert "Retry-After" in failing.headers
     assert_no_secret(failing, logs)
+
+
+def test_a_hung_redis(make_app, replay, tmp_path):
+    """Redis stops answering without closing its connections: a request waits for its short
+    socket timeouts once (then Redis is left alone for a few seconds), never for ever."""
+    count_cases("faults")
+    with redis_server(tmp_path) as url:
+        client = make_app(CACHE_URL=url, CLIENT_RATE="1000/minute").test_client()
+        assert timed_get(client, "feed-atom_10")[0].status_code == 200
+        with paused(url):
+            answers = [timed_get(client, fmt) for fmt in ("feed-atom_10", "rest", "feed-kml")]
+            statuses = [response.status_code for response, _ in answers]
+            assert statuses == [200, 200, 200], statuses
+            assert max(elapsed for _, elapsed in answers) < TIMEOUT + 1.5
+            assert sum(elapsed for _, elapsed in answers) < TIMEOUT + 2.5  # the first pays, the others not
+        assert timed_get(client, "feed-atom_10")[0].status_code == 200
 
 
 @pytest.mark.parametrize(("name", "kind"), [
