@@ -208,6 +208,7 @@ def feed_context(call: Call, page: Page) -> FeedContext:
 def rest() -> Response:
     call = parse_call(request_args())
     page = upstreams.get().photos(call.method.name, call.args).paginated(int(call.args["per_page"]))
+    page = page.with_image_base(request.url_root)  # local photos' images are served here (gateway/images.py)
     body = call.format.render(page, feed_context(call, page))
     content_type = JSONP_TYPE if call.format_name == "json" and call.jsoncallback else call.format.content_type
     return respond(body, content_type, page.updated)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from flask.cli import AppGroup
 from .mirror import register_mirror
 from .model import Page
 from .upstreams.library import Library, Skipped, create
+from .upstreams.library.folder import local_nsid, path_alias
 from .upstreams.library.importer import INDEX, parse_call
 
 library_cli = AppGroup("library", help="The embedded photo library (GATEWAY_LIBRARY_PATH).")
@@ -88,3 +90,39 @@ def stats_command() -> None:
     with _library() as library:
         for name, value in library.stats().items():
             click.echo(f"{name}: {value}")
+
+
+@library_cli.command("add-folder")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--owner", default=lambda: _default_owner(), show_default="your login name",
+              help="Whose photos these are: their owner name (and path alias, for user_id=NAME).")
+@click.option("--group", default=None, help="Put the photos in this group's pool (its id is printed).")
+def add_folder_command(folder: Path, owner: str, group: str | None) -> None:
+    """Add the JPEG and PNG photos under FOLDER to the library.
+
+    Reads each file's EXIF (GPS position, date taken, title, orientation) and
+    keeps the photo under an id made from its content; the gateway serves its
+    images itself. Running it again reads only new or changed files. Files
+    that cannot be read are skipped, one line each. Exits 1 when image files
+    were found and none could be read.
+    """
+    def skipped(path: Path, why: str) -> None:
+        click.echo(f"{path}: skipped: {why}", err=True)
+
+    with _library() as library:
+        report = library.add_folder(folder, owner, group, skipped)
+        held = library.stats()["photos"]
+    click.echo(f"{report.added} added, {report.replaced} replaced, {report.duplicates} duplicates, "
+               f"{report.unchanged} unchanged, {len(report.skipped)} skipped; the library holds {held} photos")
+    click.echo(f"owner {owner}: user_id={local_nsid(owner)} (or user_id={path_alias(owner)})")
+    if group:
+        click.echo(f"group {group}: group_id={local_nsid(group, 'group')}")
+    if report.skipped and not (report.added or report.replaced or report.duplicates or report.unchanged):
+        raise SystemExit(1)
+
+
+def _default_owner() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return "me"

@@ -4,6 +4,10 @@
     arguments.py the parsers plan.py uses: coordinates, tags, text, boxes, dates
     search.py    a Plan answered from the tables; the semantics and error table
     importer.py  recorded Flickr responses in, membership from the call
+    folder.py    image files in (`add-folder`), found again for the image route
+    exif.py      what an image file says about itself (Pillow)
+    demo.py      the demo photos an empty library starts with
+    synth.py     synthetic photos for the benchmark, through bulk.py's fast path
     store.py     connections, transactions, photos to rows and back, merging
     schema.py    the tables, FTS5 and R*Tree
 """
@@ -13,17 +17,18 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from flask import Flask
 
 from ...errors import FlickrError, unavailable
 from ...model import Page
-from . import importer, plan, search, store
+from . import folder, importer, plan, search, store
+from .folder import LocalSource
 from .importer import Skipped
 
-__all__ = ["Library", "Skipped", "create"]
+__all__ = ["Library", "LocalSource", "Skipped", "create"]
 
 log = logging.getLogger("gateway.library")
 
@@ -67,6 +72,15 @@ class Library:
     def import_page(self, page: Page, call: Mapping[str, str]) -> int:
         """Store a page fetched live (`library mirror`); `call` is its method and arguments."""
         return importer.import_page(self.store.connection(), page, call)
+
+    def add_folder(self, path: str | Path, owner: str, group: str | None = None,
+                   on_skip: Callable[[Path, str], None] = lambda path, why: None) -> folder.Report:
+        """Add a folder's new and changed JPEG and PNG files (folder.py); `on_skip` hears of each file skipped."""
+        return folder.add_folder(self.store.connection(), Path(path), owner, group, on_skip)
+
+    def local_source(self, photo_id: str) -> LocalSource | None:
+        """The local photo with this id and the file its image comes from (None for a drawn one)."""
+        return folder.local_source(self.store.connection(), photo_id)
 
     def stats(self) -> dict[str, int | str]:
         counts: dict[str, int | str] = dict(store.stats(self.store.connection()))

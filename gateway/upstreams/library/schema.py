@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 
-VERSION = 1
+# 2: the files of local photos, the demo's photos, indexes for every sort order.
+VERSION = 2
 
 DDL = """
 CREATE TABLE IF NOT EXISTS photos (
@@ -57,6 +58,12 @@ CREATE INDEX IF NOT EXISTS photos_dateupload ON photos(dateupload);
 CREATE INDEX IF NOT EXISTS photos_datetaken ON photos(datetaken);
 CREATE INDEX IF NOT EXISTS photos_views ON photos(views);
 
+-- Ascending sorts put unknown values last (NULLS LAST): these expressions
+-- make that an index walk too; the descending ones use the indexes above.
+CREATE INDEX IF NOT EXISTS photos_dateupload_asc ON photos(dateupload IS NULL, dateupload);
+CREATE INDEX IF NOT EXISTS photos_datetaken_asc ON photos(datetaken IS NULL, datetaken);
+CREATE INDEX IF NOT EXISTS photos_views_asc ON photos(views IS NULL, views);
+
 CREATE TABLE IF NOT EXISTS tags (
     tag TEXT NOT NULL,                  -- lower case
     photo INTEGER NOT NULL REFERENCES photos(pk),
@@ -94,6 +101,23 @@ CREATE TABLE IF NOT EXISTS sets (
     PRIMARY KEY (kind, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sets_owner ON sets(owner);
+
+-- The image files of local photos (`library add-folder`): every path where a
+-- photo's content was found, with the size and mtime it had then, so that a
+-- re-run reads only new or changed files and the image route serves only a
+-- file that still holds the content the photo's id was made from. A local
+-- photo without a file (the demo, `library synth`) is drawn.
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    photo INTEGER NOT NULL REFERENCES photos(pk),
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS files_photo ON files(photo);
+
+-- The demo's photos (made on the first request to an empty library, GATEWAY_DEMO),
+-- so that the first command filling the library with photos of its own removes them.
+CREATE TABLE IF NOT EXISTS demo (photo INTEGER PRIMARY KEY);
 
 -- text= searches title, description and tags; external content, so the
 -- text is stored once (in photos).
@@ -137,7 +161,8 @@ END;
 
 
 def create(conn: sqlite3.Connection) -> None:
-    """Create the schema if the file is new; refuse a library written by a newer gateway."""
+    """Create the schema if the file is new, add what an older file lacks (every statement is
+    IF NOT EXISTS); refuse a library written by a newer gateway."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > VERSION:
         raise RuntimeError(f"library schema version {version} is newer than this gateway's ({VERSION})")

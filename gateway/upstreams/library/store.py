@@ -40,6 +40,7 @@ COLUMNS = (*_SCALARS, *sorted(_LISTS), "geotagged", *sorted(_JSON))
 _UNKNOWN = {f.name: f.default for f in fields(Photo) if f.default is not MISSING}
 
 EARTH_RADIUS_KM = 6371.0088
+MMAP_SIZE = 2**30
 
 
 def dumps(value: object) -> str:
@@ -89,6 +90,10 @@ class Store:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode, much faster imports
+            # Read through the OS page cache without a copy per page: a third off every query
+            # that visits many rows (a million photos make a file of about 700 MB).
+            conn.execute(f"PRAGMA mmap_size = {MMAP_SIZE}")
+            conn.execute("PRAGMA cache_size = -32768")  # KiB: 32 MB a connection, for the pages not mapped
             conn.create_function("distance_km", 4, distance_km, deterministic=True)
             schema.create(conn)
         except BaseException:
@@ -209,6 +214,14 @@ def write_photos(conn: sqlite3.Connection, photos: Sequence[Photo]) -> dict[str,
         [(tag.lower(), pks[p.id]) for p in changed for tag in {*p.tags, *p.machine_tags}],
     )
     return pks
+
+
+def delete_photos(conn: sqlite3.Connection, pks: Iterable[int]) -> None:
+    """Remove photos with everything that points at them (the FTS and R*Tree rows go by trigger)."""
+    rows = [(pk,) for pk in pks]
+    for table, column in (("tags", "photo"), ("memberships", "photo"), ("files", "photo"), ("demo", "photo"),
+                          ("photos", "pk")):
+        conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", rows)
 
 
 def write_set(conn: sqlite3.Connection, kind: str, set_id: str, owner: str = "", ownername: str = "",
