@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +26,7 @@ def init_app(app: Flask) -> None:
 
 
 def _import_mirrored(method: str, call: Mapping[str, str], page: Page) -> None:
-    with _library() as library:
+    with _library(filling=True) as library:
         library.import_page(page, {**call, "method": method})
 
 
@@ -33,17 +34,20 @@ register_mirror(library_cli, _import_mirrored)
 
 
 @contextmanager
-def _library() -> Iterator[Library]:
-    # The CLI works on the library file even when the app serves GATEWAY_UPSTREAM=flickr.
+def _library(filling: bool = False) -> Iterator[Library]:
+    """The library file, also when the app serves GATEWAY_UPSTREAM=flickr.
+
+    `filling`: the command adds photos of its own, so the demo steps aside first.
+    """
     upstream = current_app.extensions.get("gateway.upstream")
-    if isinstance(upstream, Library):
-        yield upstream
-        return
-    library = create(current_app)
+    library = upstream if isinstance(upstream, Library) else create(current_app)
     try:
+        if filling and (removed := library.remove_demo()):
+            click.echo(f"removed the {removed} demo photos", err=True)
         yield library
     finally:
-        library.close()
+        if library is not upstream:
+            library.close()
 
 
 @library_cli.command("import")
@@ -64,7 +68,7 @@ def import_command(files: tuple[Path, ...], call_text: str | None) -> None:
         raise click.BadParameter("must name the method, e.g. 'method=flickr.groups.pools.getPhotos&group_id=…'",
                                  param_hint="--call")
     imported = photos = tried = 0
-    with _library() as library:
+    with _library(filling=True) as library:
         for path in files:
             if path.name == INDEX:
                 continue
@@ -109,7 +113,7 @@ def add_folder_command(folder: Path, owner: str, group: str | None) -> None:
     def skipped(path: Path, why: str) -> None:
         click.echo(f"{path}: skipped: {why}", err=True)
 
-    with _library() as library:
+    with _library(filling=True) as library:
         report = library.add_folder(folder, owner, group, skipped)
         held = library.stats()["photos"]
     click.echo(f"{report.added} added, {report.replaced} replaced, {report.duplicates} duplicates, "
@@ -126,3 +130,18 @@ def _default_owner() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name (a container without a passwd entry)
         return "me"
+
+
+@library_cli.command("synth")
+@click.argument("count", type=click.IntRange(min=1))
+@click.option("--seed", type=int, default=1, show_default=True, help="The same seed makes the same photos.")
+def synth_command(count: int, seed: int) -> None:
+    """Add COUNT synthetic photos (for benchmarks): tags, text, places, dates and
+    groups shaped like a photo site's, loaded through the bulk path."""
+    with _library(filling=True) as library:
+        started = time.perf_counter()
+        added = library.synthesize(count, seed)
+        seconds = time.perf_counter() - started
+        held = library.stats()["photos"]
+    click.echo(f"{added} synthetic photos in {seconds:.1f} s ({added / seconds:,.0f} a second); "
+               f"the library holds {held} photos")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from flask import Flask
 
 from ...errors import FlickrError, unavailable
 from ...model import Page
-from . import folder, importer, plan, search, store
+from . import demo, folder, importer, plan, search, store, synth
 from .folder import LocalSource
 from .importer import Skipped
 
@@ -38,16 +39,22 @@ class Library:
 
     name = "library"
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, demo: bool = False):
         self.path = path
         self.store = store.Store(path)
         self._told_empty = False
+        # Serving with GATEWAY_DEMO=1: the first call of this process fills an empty library with the demo.
+        # Commands never call photos(), so they never make it.
+        self._demo_pending = demo
+        self._demo_lock = threading.Lock()
 
     def photos(self, method: str, args: Mapping[str, str]) -> Page:
         """One page of a standard photos response; FlickrError with Flickr's code for bad calls."""
         wanted = plan.plan(method, args)
         try:
             conn = self.store.connection()
+            if self._demo_pending:
+                self._make_demo(conn)
             with store.transaction(conn, "DEFERRED"):  # count and page from one snapshot
                 if store.is_empty(conn):
                     self._tell_empty()
@@ -87,8 +94,25 @@ class Library:
         size = sum(os.path.getsize(self.path + suffix) for suffix in ("", "-wal") if os.path.exists(self.path + suffix))
         return {**counts, "file": self.path, "bytes": size}
 
+    def remove_demo(self) -> int:
+        """Take the demo photos out (every command that fills the library does); returns how many there were."""
+        return demo.remove(self.store.connection())
+
+    def synthesize(self, count: int, seed: int = 1) -> int:
+        """Add `count` synthetic photos through the bulk path (synth.py); returns how many went in."""
+        return synth.synthesize(self.store.connection(), count, seed)
+
     def close(self) -> None:
         self.store.close()
+
+    def _make_demo(self, conn: sqlite3.Connection) -> None:
+        with self._demo_lock:
+            if self._demo_pending:
+                made = demo.ensure(conn)
+                if made:
+                    log.warning("the photo library %s was empty: it now holds %d demo photos (GATEWAY_DEMO=0 "
+                                "to start empty; library import or add-folder replaces them)", self.path, made)
+                self._demo_pending = False
 
     def _tell_empty(self) -> None:
         if not self._told_empty:
@@ -99,4 +123,4 @@ class Library:
 
 def create(app: Flask) -> Library:
     """The library at LIBRARY_PATH (relative to the current directory); nothing is opened yet."""
-    return Library(os.path.abspath(app.config["LIBRARY_PATH"]))
+    return Library(os.path.abspath(app.config["LIBRARY_PATH"]), demo=bool(app.config["DEMO"]))
