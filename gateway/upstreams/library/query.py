@@ -1,0 +1,97 @@
+"""One search as SQL, and the two ways of running it that keep a million photos fast.
+
+A search is photos p, joins (an album's memberships, the FTS rank for
+relevance), row conditions on p (owner, box, dates…) and *sets*: subqueries
+that name the photos with a tag, a word, a group, each as `rows` (the pks)
+and as `probe` (a test of one photo, p.pk).
+
+Counting (every page reports the total): when the sets are the whole
+search, the count comes from them alone, without reading a photo row
+(`SELECT count(*) FROM (SELECT photo AS pk FROM tags WHERE tag = ?)`, an
+index range), instead of one row lookup per match.
+
+The page: SQLite's own plan reads every matching photo and sorts them, which
+costs one row lookup per match. When the matches are many, it is cheaper to
+walk the sort order's index and probe each photo until the page is full:
+about (offset + per_page) × photos / matches rows. The count says which way
+is cheaper; `INDEXED BY` holds SQLite to the walk.
+
+    tag on 1.6% of 1,000,000 photos: count 1 ms, page by walking ~1,000 rows (vs 16,000 lookups)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import NamedTuple
+
+ORDERS = {
+    "date-posted-desc": "p.dateupload DESC, p.pk DESC",
+    # Ascending sorts put unknown values last, as schema.py's *_asc indexes are ordered.
+    "date-posted-asc": "p.dateupload IS NULL, p.dateupload, p.pk",
+    "date-taken-desc": "p.datetaken DESC, p.pk DESC",
+    "date-taken-asc": "p.datetaken IS NULL, p.datetaken, p.pk",
+    "interestingness-desc": "p.views DESC, p.pk DESC",
+    "interestingness-asc": "p.views IS NULL, p.views, p.pk",
+    "relevance": "t.rank, p.dateupload DESC, p.pk DESC",
+    "distance": "distance_km(p.latitude, p.longitude, :lat, :lon), p.dateupload DESC, p.pk DESC",
+    "position": "m.position ASC NULLS LAST, p.pk ASC",
+    "added": "m.added DESC, m.position ASC NULLS LAST, p.pk DESC",
+}
+# The index that is each order (schema.py): walked for searches with many matches.
+SORT_INDEX = {
+    "date-posted-desc": "photos_dateupload", "date-posted-asc": "photos_dateupload_asc",
+    "date-taken-desc": "photos_datetaken", "date-taken-asc": "photos_datetaken_asc",
+    "interestingness-desc": "photos_views", "interestingness-asc": "photos_views_asc",
+}
+
+
+class PhotoSet(NamedTuple):
+    rows: str  # SELECT … AS pk: each photo once
+    probe: str  # true for p when p is in the set
+
+
+class Query:
+    """FROM photos p + joins + WHERE conditions and sets, with named parameters."""
+
+    def __init__(self) -> None:
+        self.joins: list[str] = []
+        self.where: list[str] = []
+        self.sets: list[PhotoSet] = []
+        self.params: dict[str, object] = {}
+
+    def bind(self, value: object) -> str:
+        name = f"v{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    def add_set(self, rows: str, probe: str = "") -> None:
+        self.sets.append(PhotoSet(rows, probe or f"p.pk IN ({rows})"))
+
+    def sql(self, probes: bool = False) -> str:
+        conditions = self.where + [s.probe if probes else f"p.pk IN ({s.rows})" for s in self.sets]
+        return f"FROM photos p {' '.join(self.joins)} WHERE {' AND '.join(conditions) or '1'}"
+
+    def count(self, conn: sqlite3.Connection) -> int:
+        if self.sets and not self.joins and not self.where:
+            first, *others = self.sets
+            within = " AND ".join(f"s.pk IN ({s.rows})" for s in others) or "1"
+            sql = f"SELECT count(*) FROM ({first.rows}) s WHERE {within}"
+        else:
+            sql = f"SELECT count(*) {self.sql()}"
+        return conn.execute(sql, self.params).fetchone()[0]
+
+    def page(self, conn: sqlite3.Connection, columns: str, sort: str, limit: int, offset: int,
+             total: int) -> sqlite3.Cursor:
+        """The rows of one page in `sort` order, by the cheaper of the two ways (module docstring)."""
+        params = {**self.params, "limit": limit, "offset": offset}
+        index = SORT_INDEX.get(sort)
+        if index and self.sets and not self.joins and total and self._walk_is_cheaper(conn, limit + offset, total):
+            sql = self.sql(probes=True).replace("FROM photos p", f"FROM photos p INDEXED BY {index}", 1)
+        else:
+            sql = self.sql()
+        return conn.execute(f"SELECT {columns} {sql} ORDER BY {ORDERS[sort]} LIMIT :limit OFFSET :offset", params)
+
+    @staticmethod
+    def _walk_is_cheaper(conn: sqlite3.Connection, wanted: int, total: int) -> bool:
+        photos = conn.execute("SELECT max(pk) FROM photos").fetchone()[0] or 0  # about the library's size
+        return wanted * photos < total * total
