@@ -148,3 +148,9 @@ def test_synthetic_photos_are_drawn(synthetic, app):
     r = client.get(first["url_q"].removeprefix("http://localhost"), buffered=True)
     with Image.open(io.BytesIO(r.data)) as img:
         assert img.size == (150, 150)
+
+
+def test_builder_page_previews_the_demo_with_the_gateways_images(demo_app):
+    r = demo_app.test_client().get("/", query_string={"method": "flickr.photos.search", "tags": "bridge"})
+    assert r.status_code == 200
+    assert b'src="http://localhost/images/' in r.data and b"live.staticflickr.com" not in r.data

@@ -224,7 +224,9 @@ def test_sort(small, sort, expected):
 @pytest.mark.parametrize("sort", ["date-posted-asc", "date-posted-desc", "date-taken-asc", "date-taken-desc",
                                   "interestingness-desc", "interestingness-asc"])
 @pytest.mark.parametrize("args", [{"tags": "sunset,beach,island"}, {"tags": "beach"}, {"text": "bay"},
-                                  {"group_id": "G1@N00", "tags": "beach"}])
+                                  {"group_id": "G1@N00", "tags": "beach"}, {"bbox": "-180,-90,180,90"},
+                                  {"bbox": "179,-20,-179,-10"}, {"lat": 37.8, "lon": -122.4, "radius": 14},
+                                  {"lat": -16.8, "lon": -179.95, "radius": 30}])
 def test_walking_the_sort_index_pages_like_sorting(small, sort, args):
     # per_page 1 makes query.py walk the sort order's index (few wanted, many matching);
     # per_page 100 reads and sorts every match. Both must agree, page after page.

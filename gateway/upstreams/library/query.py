@@ -33,7 +33,7 @@ ORDERS = {
     "interestingness-desc": "p.views DESC, p.pk DESC",
     "interestingness-asc": "p.views IS NULL, p.views, p.pk",
     "relevance": "t.rank, p.dateupload DESC, p.pk DESC",
-    "distance": "distance_km(p.latitude, p.longitude, :lat, :lon), p.dateupload DESC, p.pk DESC",
+    "distance": "",  # Query.distance: nearest first (places.py)
     "position": "m.position ASC NULLS LAST, p.pk ASC",
     "added": "m.added DESC, m.position ASC NULLS LAST, p.pk DESC",
 }
@@ -58,6 +58,8 @@ class Query:
         self.where: list[str] = []
         self.sets: list[PhotoSet] = []
         self.params: dict[str, object] = {}
+        self.distance = ""  # sort=distance: the squared distance of p from the point (places.near)
+        self.nearest = ""  # the near set alone as (pk, d) from the R*Tree, for a page without row lookups
 
     def bind(self, value: object) -> str:
         name = f"v{len(self.params)}"
@@ -84,12 +86,18 @@ class Query:
              total: int) -> sqlite3.Cursor:
         """The rows of one page in `sort` order, by the cheaper of the two ways (module docstring)."""
         params = {**self.params, "limit": limit, "offset": offset}
+        if sort == "distance" and self.nearest and len(self.sets) == 1 and not self.where and not self.joins:
+            # Nearest first from the R*Tree alone; only the page's photos are read.
+            inner = f"{self.nearest} ORDER BY d, pk DESC LIMIT :limit OFFSET :offset"
+            return conn.execute(f"SELECT {columns} FROM ({inner}) g JOIN photos p ON p.pk = g.pk "
+                                f"ORDER BY g.d, g.pk DESC", params)
+        order = f"{self.distance}, p.dateupload DESC, p.pk DESC" if sort == "distance" else ORDERS[sort]
         index = SORT_INDEX.get(sort)
         if index and self.sets and not self.joins and total and self._walk_is_cheaper(conn, limit + offset, total):
             sql = self.sql(probes=True).replace("FROM photos p", f"FROM photos p INDEXED BY {index}", 1)
         else:
             sql = self.sql()
-        return conn.execute(f"SELECT {columns} {sql} ORDER BY {ORDERS[sort]} LIMIT :limit OFFSET :offset", params)
+        return conn.execute(f"SELECT {columns} {sql} ORDER BY {order} LIMIT :limit OFFSET :offset", params)
 
     @staticmethod
     def _walk_is_cheaper(conn: sqlite3.Connection, wanted: int, total: int) -> bool:

@@ -83,9 +83,10 @@ from types import MappingProxyType
 
 from ...errors import FlickrError
 from ...model import Page
-from .plan import Box, Plan
+from . import places
+from .plan import Plan
 from .query import Query
-from .store import EARTH_RADIUS_KM, ids_in, photo_from_row
+from .store import ids_in, photo_from_row
 
 PHOTOSET_INFO = ("id", "primary", "owner", "ownername", "title")
 
@@ -141,8 +142,6 @@ def find(conn: sqlite3.Connection, plan: Plan) -> Page:
     offset = (plan.page - 1) * plan.per_page
     if offset >= total:
         return empty(plan, total, info)
-    if plan.sort == "distance":
-        q.params.update(lat=plan.near[0], lon=plan.near[1])
     members = "m.attrs" if plan.set else "NULL"
     rows = q.page(conn, f"p.*, {members} AS membership", plan.sort, plan.per_page, offset, total)
     photos = tuple(photo_from_row(r, json.loads(r["membership"]) if r["membership"] else None) for r in rows)
@@ -203,42 +202,11 @@ def _text(q: Query, plan: Plan) -> None:
 
 def _geo(q: Query, plan: Plan) -> None:
     if plan.boxes:
-        q.where.append(_in_boxes(q, plan.boxes))
+        places.in_boxes(q, plan.boxes)
     if plan.near:
-        lat, lon, radius = plan.near
-        q.where.append(_in_boxes(q, around(lat, lon, radius)))
-        q.where.append(f"distance_km(p.latitude, p.longitude, {q.bind(lat)}, {q.bind(lon)}) <= {q.bind(radius)}")
+        places.near(q, *plan.near)
     if plan.has_geo is not None:
         q.where.append(f"p.geotagged = {int(plan.has_geo)}")
-
-
-def _in_boxes(q: Query, boxes: tuple[Box, ...]) -> str:
-    """Geotagged photos inside any of the boxes: R*Tree candidates, then exact coordinates."""
-    parts = []
-    for west, south, east, north in boxes:
-        w, s, e, n = (q.bind(v) for v in (west, south, east, north))
-        parts.append(
-            f"(p.pk IN (SELECT pk FROM photos_geo WHERE max_lon >= {w} AND min_lon <= {e} "
-            f"AND max_lat >= {s} AND min_lat <= {n}) "
-            f"AND p.longitude BETWEEN {w} AND {e} AND p.latitude BETWEEN {s} AND {n})"
-        )
-    return f"({' OR '.join(parts)})"
-
-
-def around(lat: float, lon: float, radius_km: float) -> tuple[Box, ...]:
-    """The boxes that hold the circle of radius_km around lat,lon (split at the antimeridian)."""
-    angle = radius_km / EARTH_RADIUS_KM
-    dlat = math.degrees(angle)
-    south, north = lat - dlat, lat + dlat
-    if south <= -90 or north >= 90 or angle >= math.pi / 2:
-        return ((-180.0, max(south, -90.0), 180.0, min(north, 90.0)),)  # a pole is inside: every longitude
-    dlon = math.degrees(math.asin(min(1.0, math.sin(angle) / math.cos(math.radians(lat)))))
-    west, east = lon - dlon, lon + dlon
-    if west < -180:
-        return (west + 360, south, 180.0, north), (-180.0, south, east, north)
-    if east > 180:
-        return (west, south, 180.0, north), (-180.0, south, east - 360, north)
-    return ((west, south, east, north),)
 
 
 def _filters(q: Query, plan: Plan) -> None:

@@ -79,6 +79,7 @@ def synthesize(conn: sqlite3.Connection, n: int, seed: int = 1) -> int:
         for rows, members in results:
             joined.extend(members)
             yield rows
+        joined.sort()  # in key order: appended to the memberships B-tree, not scattered over it
 
     workers = os.cpu_count() or 1
     if n < PARALLEL_FROM or workers < 2:
