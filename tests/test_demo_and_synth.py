@@ -87,6 +87,8 @@ def test_commands_never_make_the_demo_and_filling_removes_it(demo_app):
     assert not any(p["server"] == "local" for p in page["photo"])
     conn = demo_app.extensions["gateway.upstream"].store.connection()
     assert conn.execute("SELECT count(*) FROM sets WHERE owner LIKE '%@L00' OR id LIKE '72157900%'").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM tags WHERE tag = 'demo'").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM photos_fts WHERE photos_fts MATCH 'demo'").fetchone()[0] == 0
 
 
 def test_demo_off_leaves_the_library_empty(make_app):

@@ -123,6 +123,7 @@ def test_rerun_reads_only_new_or_changed_files(loaded, folder):
     after = photos(loaded)
     assert "Cristo Redentor" not in after and after["Cristo Redentor, again"].id != before["Cristo Redentor"].id
     assert library.local_source(before["Cristo Redentor"].id) is None
+    assert library.photos("flickr.photos.search", {"tags": "brazil"}).total == 0  # the old photo's tags went too
     pool = library.photos("flickr.groups.pools.getPhotos", {"group_id": GROUP})
     assert after["Cristo Redentor, again"].id in {p.id for p in pool.photos} and pool.total == 4
 

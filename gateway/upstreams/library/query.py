@@ -25,13 +25,12 @@ import sqlite3
 from typing import NamedTuple
 
 ORDERS = {
-    "date-posted-desc": "p.dateupload DESC, p.pk DESC",
-    # Ascending sorts put unknown values last, as schema.py's *_asc indexes are ordered.
-    "date-posted-asc": "p.dateupload IS NULL, p.dateupload, p.pk",
+    "date-posted-desc": "p.dateupload DESC, p.pk DESC",  # unknown (NULL) last, as NULL is least
+    "date-posted-asc": "p.dateupload, p.pk",  # of the photos whose date is known: see UNKNOWN_LAST
     "date-taken-desc": "p.datetaken DESC, p.pk DESC",
-    "date-taken-asc": "p.datetaken IS NULL, p.datetaken, p.pk",
+    "date-taken-asc": "p.datetaken, p.pk",
     "interestingness-desc": "p.views DESC, p.pk DESC",
-    "interestingness-asc": "p.views IS NULL, p.views, p.pk",
+    "interestingness-asc": "p.views, p.pk",
     "relevance": "t.rank, p.dateupload DESC, p.pk DESC",
     "distance": "",  # Query.distance: nearest first (places.py)
     "position": "m.position ASC NULLS LAST, p.pk ASC",
@@ -39,10 +38,12 @@ ORDERS = {
 }
 # The index that is each order (schema.py): walked for searches with many matches.
 SORT_INDEX = {
-    "date-posted-desc": "photos_dateupload", "date-posted-asc": "photos_dateupload_asc",
-    "date-taken-desc": "photos_datetaken", "date-taken-asc": "photos_datetaken_asc",
-    "interestingness-desc": "photos_views", "interestingness-asc": "photos_views_asc",
+    "date-posted-desc": "photos_dateupload", "date-posted-asc": "photos_dateupload",
+    "date-taken-desc": "photos_datetaken", "date-taken-asc": "photos_datetaken",
+    "interestingness-desc": "photos_views", "interestingness-asc": "photos_views",
 }
+# Ascending orders put unknown values last: the column whose NULLs come after the known values.
+UNKNOWN_LAST = {"date-posted-asc": "dateupload", "date-taken-asc": "datetaken", "interestingness-asc": "views"}
 
 
 class PhotoSet(NamedTuple):
@@ -69,8 +70,9 @@ class Query:
     def add_set(self, rows: str, probe: str = "") -> None:
         self.sets.append(PhotoSet(rows, probe or f"p.pk IN ({rows})"))
 
-    def sql(self, probes: bool = False) -> str:
+    def sql(self, probes: bool = False, also: str = "") -> str:
         conditions = self.where + [s.probe if probes else f"p.pk IN ({s.rows})" for s in self.sets]
+        conditions += [also] if also else []
         return f"FROM photos p {' '.join(self.joins)} WHERE {' AND '.join(conditions) or '1'}"
 
     def count(self, conn: sqlite3.Connection) -> int:
@@ -83,21 +85,37 @@ class Query:
         return conn.execute(sql, self.params).fetchone()[0]
 
     def page(self, conn: sqlite3.Connection, columns: str, sort: str, limit: int, offset: int,
-             total: int) -> sqlite3.Cursor:
+             total: int) -> list[sqlite3.Row]:
         """The rows of one page in `sort` order, by the cheaper of the two ways (module docstring)."""
-        params = {**self.params, "limit": limit, "offset": offset}
         if sort == "distance" and self.nearest and len(self.sets) == 1 and not self.where and not self.joins:
             # Nearest first from the R*Tree alone; only the page's photos are read.
             inner = f"{self.nearest} ORDER BY d, pk DESC LIMIT :limit OFFSET :offset"
-            return conn.execute(f"SELECT {columns} FROM ({inner}) g JOIN photos p ON p.pk = g.pk "
-                                f"ORDER BY g.d, g.pk DESC", params)
-        order = f"{self.distance}, p.dateupload DESC, p.pk DESC" if sort == "distance" else ORDERS[sort]
-        index = SORT_INDEX.get(sort)
+            sql = f"SELECT {columns} FROM ({inner}) g JOIN photos p ON p.pk = g.pk ORDER BY g.d, g.pk DESC"
+            return conn.execute(sql, {**self.params, "limit": limit, "offset": offset}).fetchall()
+        if sort not in UNKNOWN_LAST:
+            order = f"{self.distance}, p.dateupload DESC, p.pk DESC" if sort == "distance" else ORDERS[sort]
+            return self._ordered(conn, columns, order, SORT_INDEX.get(sort), limit, offset, total)
+        # Ascending, unknown values last: the known ones by the same index as the descending
+        # order (walked forwards), then the unknown ones (NULL: few, if any) by pk.
+        column = UNKNOWN_LAST[sort]
+        unknown = conn.execute(f"SELECT count(*) {self.sql(also=f'p.{column} IS NULL')}", self.params).fetchone()[0]
+        known, rows = total - unknown, []
+        if offset < known:
+            rows = self._ordered(conn, columns, ORDERS[sort], SORT_INDEX[sort], limit, offset, known,
+                                 also=f"p.{column} IS NOT NULL")
+        if len(rows) < limit and unknown:
+            rows += self._ordered(conn, columns, "p.pk", None, limit - len(rows), max(0, offset - known), unknown,
+                                  also=f"p.{column} IS NULL")
+        return rows
+
+    def _ordered(self, conn: sqlite3.Connection, columns: str, order: str, index: str | None, limit: int,
+                 offset: int, total: int, also: str = "") -> list[sqlite3.Row]:
         if index and self.sets and not self.joins and total and self._walk_is_cheaper(conn, limit + offset, total):
-            sql = self.sql(probes=True).replace("FROM photos p", f"FROM photos p INDEXED BY {index}", 1)
+            sql = self.sql(probes=True, also=also).replace("FROM photos p", f"FROM photos p INDEXED BY {index}", 1)
         else:
-            sql = self.sql()
-        return conn.execute(f"SELECT {columns} {sql} ORDER BY {order} LIMIT :limit OFFSET :offset", params)
+            sql = self.sql(also=also)
+        return conn.execute(f"SELECT {columns} {sql} ORDER BY {order} LIMIT :limit OFFSET :offset",
+                            {**self.params, "limit": limit, "offset": offset}).fetchall()
 
     @staticmethod
     def _walk_is_cheaper(conn: sqlite3.Connection, wanted: int, total: int) -> bool:

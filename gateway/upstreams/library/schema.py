@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
-# 2: the files of local photos, the demo's photos, indexes for every sort order.
+# 2: the files of local photos, the demo's photos, no tags_photo.
 VERSION = 2
 
 DDL = """
@@ -58,18 +58,16 @@ CREATE INDEX IF NOT EXISTS photos_dateupload ON photos(dateupload);
 CREATE INDEX IF NOT EXISTS photos_datetaken ON photos(datetaken);
 CREATE INDEX IF NOT EXISTS photos_views ON photos(views);
 
--- Ascending sorts put unknown values last (NULLS LAST): these expressions
--- make that an index walk too; the descending ones use the indexes above.
-CREATE INDEX IF NOT EXISTS photos_dateupload_asc ON photos(dateupload IS NULL, dateupload);
-CREATE INDEX IF NOT EXISTS photos_datetaken_asc ON photos(datetaken IS NULL, datetaken);
-CREATE INDEX IF NOT EXISTS photos_views_asc ON photos(views IS NULL, views);
+-- Each serves its sort both ways: descending walks it backwards (NULL, the
+-- least, comes last); ascending walks the known values forwards, then takes
+-- the unknown ones (query.py, UNKNOWN_LAST).
 
 CREATE TABLE IF NOT EXISTS tags (
     tag TEXT NOT NULL,                  -- lower case
     photo INTEGER NOT NULL REFERENCES photos(pk),
     PRIMARY KEY (tag, photo)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tags_photo ON tags(photo);
+-- No index on photo: a photo's rows are found from its own tags (store.tag_rows).
 
 -- kind: group | photoset | gallery | favorites. position keeps album and
 -- gallery order ((page-1)*per_page + index in the recorded page); added is
