@@ -70,7 +70,12 @@ def _encode(img: Image.Image, fmt: str, icc: bytes | None, quality: int) -> byte
     if fmt == "png":
         img.save(buffer, "PNG", optimize=False, **extra)
     else:
-        if img.mode not in ("RGB", "L"):
+        if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+            # JPEG has no alpha: transparent parts of a PNG show white, as a browser shows them on a page.
+            rgba = img.convert("RGBA")
+            img = Image.new("RGB", rgba.size, (255, 255, 255))
+            img.paste(rgba, mask=rgba.getchannel("A"))
+        elif img.mode not in ("RGB", "L"):
             img = img.convert("RGB")
         img.save(buffer, "JPEG", quality=quality, optimize=True, progressive=img.width * img.height > 100_000,
                  **extra)

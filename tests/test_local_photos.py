@@ -53,7 +53,7 @@ def folder(tmp_path):
     jpeg(root / "rio.jpg", (640, 480), (40, 160, 40), xp_title="Cristo Redentor", keywords="Brazil;Rio",
          gps=("S", (22.0, 57.0, 6.0), "W", (43.0, 12.0, 37.0)), taken="2021:01:02 10:00:00")
     jpeg(root / "portrait.jpg", (1200, 800), (40, 40, 200), orientation=6, taken="2020:02:29 12:00:00")
-    Image.new("RGB", (300, 200), (0, 90, 200)).save(root / "screenshot.png")
+    Image.new("RGBA", (300, 200), (0, 90, 200, 0)).save(root / "screenshot.png")  # transparent: shows white
     (root / "corrupt.jpg").write_bytes(os.urandom(2048))
     shutil.copy(root / "Rome" / "colosseum.jpg", root / "Rome" / "colosseum (2).jpg")
     (root / "notes.txt").write_text("not a photo")
@@ -217,6 +217,9 @@ def test_unknown_images_are_plain_404s(loaded, folder):
         assert r.status_code == 404, path
         r.close()
     assert client.get(f"/images/{png}_o.png", buffered=True).status_code == 200
+    thumb = client.get(f"/images/{png}_t.jpg", buffered=True)
+    with Image.open(io.BytesIO(thumb.data)) as img:
+        assert img.size == (100, 67) and min(img.getpixel((50, 30))) > 240
     (folder / "screenshot.png").write_bytes(b"changed")  # a file changed since it was added is not served
     assert client.get(f"/images/{png}_t.jpg").status_code == 404
 
