@@ -47,7 +47,7 @@ LICENSES = ("0",) * 6 + ("1", "2", "3", "4", "4", "5", "6", "7", "9", "10")
 SIZES = ((4000, 3000), (3000, 4000), (6000, 4000), (4000, 6000), (2048, 1365), (1600, 1600), (5472, 3648))
 
 
-def next_id(conn) -> int:
+def next_id(conn: sqlite3.Connection) -> int:
     """The first synthetic id not used yet."""
     row = conn.execute("SELECT max(CAST(id AS INTEGER)) FROM photos WHERE length(id) = 19 AND id >= ?",
                        (str(SYNTH_ID),)).fetchone()
