@@ -16,11 +16,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     config.coerce(app.config)
 
-    from . import api, cache, cli, upstreams
+    from . import api, cache, cli, images, upstreams
 
     upstreams.init_app(app)
     cache.init_app(app)
     api.init_app(app)
+    images.init_app(app)
     cli.init_app(app)
 
     from . import pages  # the feed builder page at /

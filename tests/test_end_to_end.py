@@ -31,7 +31,7 @@ RSS = "http://purl.org/rss/1.0/"
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     path = tmp_path_factory.mktemp("e2e") / "library.sqlite"
-    app = create_app({"LIBRARY_PATH": str(path), "MAX_PER_PAGE": CAP})
+    app = create_app({"LIBRARY_PATH": str(path), "MAX_PER_PAGE": CAP, "DEMO": 0})
     files = [str(FIXTURES / e["file"]) for e in INDEX if e["photos"] > 0]
     result = app.test_cli_runner().invoke(args=["library", "import", *files])
     assert result.exit_code == 0, result.output
@@ -111,7 +111,7 @@ def test_every_format_reads_back(client, fmt, method, args):
 
 
 def test_empty_library_answers_every_format(tmp_path):
-    app = create_app({"LIBRARY_PATH": str(tmp_path / "empty.sqlite")})
+    app = create_app({"LIBRARY_PATH": str(tmp_path / "empty.sqlite"), "DEMO": 0})
     client = app.test_client()
     for fmt in FORMATS:
         r = client.get("/services/rest/", query_string={"method": "flickr.photos.search", "tags": "x",
