@@ -41,7 +41,7 @@ What RDF/XML rules out, and so is not here: attributes without a namespace
 
 from __future__ import annotations
 
-from ..model import Page, Photo, buddyicon_url, image, license_url, photo_page_url
+from ..model import Page, Photo, image, license_url, photo_page_url
 from . import geo
 from .feed import (
     GEO_TAG_LIMIT,
@@ -54,10 +54,11 @@ from .feed import (
     entry_id,
     esc,
     feed_updated,
+    owner_markup,
     published,
     repeat,
     rfc3339,
-    taken_w3c,
+    taken_markup,
 )
 from .html import entry_html
 
@@ -103,9 +104,7 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
         f'<item rdf:about="{attr(url)}"><title>{esc(photo.title)}</title><link>{esc(url)}</link>'
         f"<description>{cdata(entry_html(photo))}</description><dc:date>{rfc3339(published(photo))}</dc:date>"
     ]
-    taken = taken_w3c(photo)
-    if taken:
-        parts.append(f"<dc:date.Taken>{taken}</dc:date.Taken><flickr:date_taken>{taken}</flickr:date_taken>")
+    parts.append(taken_markup(photo))
     parts.append(f"<dc:creator>{esc(photo.author_name)}</dc:creator>"
                  f"<dc:identifier>{esc(entry_id(photo))}</dc:identifier>")
     if with_geo:
@@ -122,8 +121,7 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
         parts.append(f'<enc:enclosure rdf:resource="{attr(enc.url)}" enc:type="{enc.type}" enc:length="0"/>')
     if license_url(photo):
         parts.append(f'<cc:license rdf:resource="{attr(license_url(photo))}"/>')
-    parts.append(f"<flickr:nsid>{esc(photo.owner)}</flickr:nsid>"
-                 f"<flickr:buddyicon>{esc(buddyicon_url(photo))}</flickr:buddyicon>")
+    parts.append(owner_markup(photo))
     if photo.views is not None:
         parts.append(f"<flickr:views>{photo.views}</flickr:views>")
     original = image(photo, "o")
