@@ -2,6 +2,8 @@
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 # Requests mostly wait on the upstream or the cache: a few processes with
@@ -17,4 +19,32 @@ keepalive = 5
 # itself (SPEC 5) instead of gunicorn's bare 400.
 limit_request_line = 0
 limit_request_field_size = 16384
-accesslog = "-"
+# The gateway writes its own access log, one JSON object a line on stderr
+# (gateway/access.py): gunicorn's would print the whole query string, a
+# client's api_key included.
+accesslog = None
+
+# /metrics adds up every worker's numbers: prometheus_client's multiprocess
+# mode keeps each worker's values in files in this directory, which must be
+# empty when gunicorn starts. Unless the operator names one, a fresh one is
+# made here (before any worker imports prometheus_client) and removed on exit.
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
+
+
+def post_fork(server, worker):
+    # Without Redis each worker keeps its own share of the Flickr budget
+    # (gateway/limits.py): tell it how many workers share this host's.
+    os.environ["WEB_CONCURRENCY"] = str(server.num_workers)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config
 
@@ -16,15 +17,38 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     config.coerce(app.config)
 
-    from . import api, cache, cli, images, upstreams
+    from . import api, cache, cli, images, limits, ops, upstreams
 
     upstreams.init_app(app)
     cache.init_app(app)
+    limits.init_app(app)
     api.init_app(app)
     images.init_app(app)
+    ops.init_app(app)
     cli.init_app(app)
 
     from . import pages  # the feed builder page at /
 
     pages.init_app(app)
+    _middleware(app)
     return app
+
+
+def _middleware(app: Flask) -> None:
+    """The WSGI stack around Flask, outermost first:
+
+        ProxyFix   the client's address, scheme and host from the trusted proxy's X-Forwarded-*
+        Access     raw input made parseable, the per-client limit, request id, log line, metrics
+        FastHits   a repeated request answered from the cache without Flask (cache/http.py)
+        Flask
+    """
+    from . import access
+    from .cache import http as hits
+
+    hits.install(app)
+    access.install(app)
+    hops = app.config["PROXY_HOPS"]
+    if hops > 0:
+        # Links (self, network link) must name the host the client used, not gunicorn's socket,
+        # and the client limit must see the client's address, not the proxy's.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)

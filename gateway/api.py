@@ -19,9 +19,9 @@ from urllib.parse import quote, urlencode, urlsplit
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import cache, errors, upstreams
+from . import cache, errors, metrics, upstreams, validation
+from .access import MAX_FORM, observation
 from .cache import cache_key, pages
 from .cache import http as hits
 from .cache.entry import Entry
@@ -81,13 +81,12 @@ class Call:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    # Repeated identical requests are answered from the cache before Flask (cache/http.py);
-    # installed first so that ProxyFix, wrapped around it, has rewritten the environ.
-    hits.install(app)
-    hops = app.config["PROXY_HOPS"]
-    if hops > 0:
-        # Links (self, network link) must name the host the client used, not gunicorn's socket.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
+    # A chunked POST has no Content-Length to refuse up front (request_args): Werkzeug
+    # then reads at most this many bytes of its form, so no body can fill the memory.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_FORM
+    # Routing errors (a Host header Werkzeug cannot read, a verb the endpoint does not
+    # take) happen before the blueprint, so its handlers never see them.
+    app.register_error_handler(HTTPException, http_error)
 
 
 # ---------------------------------------------------------------- parsing
@@ -100,7 +99,7 @@ def request_args() -> dict[str, str]:
     args: dict[str, str] = {}
     sources = [request.args]
     if request.method == "POST":
-        if (request.content_length or 0) > 64 * 1024:
+        if (request.content_length or 0) > MAX_FORM:
             raise FlickrError(errors.BAD_URL, "Bad URL found", 413)
         sources.append(request.form)
     for source in sources:
@@ -119,6 +118,7 @@ def parse_call(args: Mapping[str, str]) -> Call:
     if fmt is None:
         raise FlickrError(errors.FORMAT_NOT_FOUND, f'Format "{format_name}" not found')
     g.format = fmt
+    observation(request.environ).format = format_name
     callback = _jsoncallback(args) if format_name == "json" else None
     g.jsoncallback = callback
     _check_api_key(args)
@@ -128,6 +128,7 @@ def parse_call(args: Mapping[str, str]) -> Call:
         if name in KNOWN_OTHER:
             raise FlickrError(errors.METHOD_NOT_FOUND, f'Method "{name}" is not available in feed formats')
         raise FlickrError(errors.METHOD_NOT_FOUND, f'Method "{name}" not found')
+    observation(request.environ).flickr_method = name
     if any(not args.get(req, "").strip() for req in method.required):
         raise FlickrError(*method.missing)
     size = args.get("size") or DEFAULT_SIZE
@@ -137,7 +138,12 @@ def parse_call(args: Mapping[str, str]) -> Call:
            if k not in CONTROL and k not in CREDENTIALS and not k.startswith("oauth_")}
     own["per_page"] = str(_per_page(args.get("per_page")))
     own["page"] = str(_positive(args.get("page"), 1))
+    # Unknown extras are dropped, as Flickr ignores them: they would only split the cache.
     extras = frozenset(e.strip() for e in args.get("extras", "").split(",") if e.strip() in EXTRAS)
+    own.pop("extras", None)
+    if extras:
+        own["extras"] = ",".join(sorted(extras))
+    validation.check(method, own)
     return Call(method, format_name, fmt, own, size, extras, callback)
 
 
@@ -238,9 +244,13 @@ def rest() -> Response:
     # base URL that self/paging links are built from. Never the caller's key.
     key = cache_key("response", upstreams.get().name, call.method.name, canonical_args(call.args),
                     call.format_name, call.size, call.jsoncallback, hits.origin(request.environ))
-    current_app.extensions["gateway.known"].remember(hits.raw_request(request.environ), key)
+    current_app.extensions["gateway.known"].remember(
+        hits.raw_request(request.environ), hits.Known(key, call.method.name, call.format_name))
+    obs = observation(request.environ)
     entry = store.get(key)
+    obs.cache = "hit"
     if entry is None or not entry.fresh(time.time()):
+        obs.cache = "miss"
         try:
             entry = render(call, key)
         except Exception as exc:
@@ -267,7 +277,7 @@ def render(call: Call, key: str) -> Entry:
 
     def load() -> Entry:
         try:
-            page = upstream.photos(call.method.name, call.args)
+            page = upstream_photos(upstream, call)
         except FlickrError as err:
             if not pages.is_answer(err):
                 raise
@@ -288,9 +298,33 @@ def render(call: Call, key: str) -> Entry:
     return entry
 
 
+def upstream_photos(upstream: upstreams.Upstream, call: Call) -> Page:
+    """The one place an upstream is called: timed and counted for the log line and the metrics."""
+    start = time.perf_counter()
+    outcome, kind = "failure", "unexpected"
+    try:
+        page = upstream.photos(call.method.name, call.args)
+        outcome = "ok"
+        return page
+    except FlickrError as err:
+        outcome = "answer" if pages.is_answer(err) else "failure"
+        kind = err.kind or "unavailable"
+        raise
+    finally:
+        elapsed = time.perf_counter() - start
+        observation(request.environ).upstream_ms += elapsed * 1000
+        metrics.UPSTREAM_CALLS.labels(upstream.name, outcome).inc()
+        metrics.UPSTREAM_LATENCY.labels(upstream.name).observe(elapsed)
+        if outcome == "failure":
+            metrics.UPSTREAM_FAILURES.labels(upstream.name, kind).inc()
+
+
 def respond(entry: Entry) -> Response:
     """200 with validators, or 304 (SPEC 7); the rules are in cache/http.py, shared with FastHits."""
-    status, headers, body = hits.answer(entry, request.environ, current_app.config["CACHE_TTL"])
+    ttl = current_app.config["CACHE_TTL"]
+    if entry.age(time.time()) > ttl:
+        observation(request.environ).cache = "stale"
+    status, headers, body = hits.answer(entry, request.environ, ttl)
     return Response(body, status, headers)
 
 
@@ -303,12 +337,24 @@ def flickr_error(err: FlickrError) -> Response:
 
 
 @bp.errorhandler(Exception)
-def unexpected(exc: Exception) -> Response:
+def unexpected(exc: Exception) -> Response | HTTPException:
     if isinstance(exc, HTTPException):
-        return exc
+        return http_error(exc)
     # A bug must not show a traceback to the client; it is logged for the operator.
     log.exception("unexpected error on %s", request.full_path)
     return error_response(errors.unavailable())
+
+
+def http_error(exc: HTTPException) -> Response | HTTPException:
+    """Werkzeug's own 4xx refusals of the endpoint, in its error shape: every 4xx of
+    /services/rest/ carries X-FlickrErr* (code 116, Bad URL found) and Flickr's body."""
+    if request.path.rstrip("/") != "/services/rest" or exc.code is None or exc.code < 400:
+        return exc
+    response = error_response(FlickrError(errors.BAD_URL, "Bad URL found", exc.code))
+    for name, value in exc.get_headers():
+        if name.lower() not in ("content-type", "content-length"):
+            response.headers[name] = value  # e.g. Allow for a 405
+    return response
 
 
 def error_response(err: FlickrError) -> Response:

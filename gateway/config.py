@@ -34,6 +34,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_HOPS", 1, "how many proxies in front of the gateway to trust for X-Forwarded-*"),
     Setting("IMAGE_CACHE", "instance/images", "where the images of local photos are kept once generated"),
     Setting("DEMO", 1, "`1`: an empty library gets a few hundred demo photos on the first request; `0`: never"),
+    Setting("UPSTREAM_RATE", 3000,
+            "calls to Flickr an hour, shared by every worker (and host, with Redis); 0 = no limit"),
+    Setting("CLIENT_RATE", "", "requests per client address, e.g. `600/minute` (or `/second`, `/hour`); "
+            "empty = no limit"),
 )
 
 
@@ -52,6 +56,6 @@ def coerce(config: dict) -> None:
                 raise ValueError(f"GATEWAY_{s.name} must be a whole number, got {value!r}") from None
         config[s.name] = value
     config["MAX_PER_PAGE"] = max(1, min(500, config["MAX_PER_PAGE"]))
-    for name in ("CACHE_TTL", "CACHE_STALE"):
+    for name in ("CACHE_TTL", "CACHE_STALE", "UPSTREAM_RATE"):
         config[name] = max(0, config[name])
     config["API_KEYS"] = frozenset(k.strip() for k in str(config["API_KEYS"]).split(",") if k.strip())

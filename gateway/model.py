@@ -189,6 +189,25 @@ def _int(value: object, default: int = 0) -> int:
         return default
 
 
+# The last second of year 9999: feeds and HTTP dates write four-digit years, so a
+# later (or negative) unix time from an upstream is garbage, not a date.
+MAX_TIME = 253402300799
+
+
+def is_photo_id(value: object) -> bool:
+    """Flickr's photo ids are numbers; a <photo> without one is garbage, left out of the page
+    (its links and KML's XML id are built from the id)."""
+    return isinstance(value, str | int) and 0 < len(str(value)) <= 30 and str(value).isascii() and str(value).isdigit()
+
+
+def _time(value: object) -> int | None:
+    """A unix time within years 1970-9999, or None."""
+    if value in (None, ""):
+        return None
+    number = _int(value, -1)
+    return number if 0 <= number <= MAX_TIME else None
+
+
 def _float(value: object) -> float:
     try:
         number = float(str(value).strip())
@@ -232,8 +251,8 @@ def photo_from_attrs(attrs: Mapping[str, object], owner: str = "", ownername: st
         pathalias=clean(attrs.get("pathalias") or attrs.get("path_alias") or ""),
         iconserver=clean(attrs.get("iconserver", "")),
         iconfarm=_int(attrs.get("iconfarm")),
-        dateupload=_int(attrs["dateupload"]) if attrs.get("dateupload") not in (None, "") else None,
-        lastupdate=_int(attrs["lastupdate"]) or None if attrs.get("lastupdate") not in (None, "") else None,
+        dateupload=_time(attrs.get("dateupload")),
+        lastupdate=_time(attrs.get("lastupdate")) or None,
         datetaken=clean(attrs.get("datetaken", "")),
         datetakengranularity=_int(attrs.get("datetakengranularity")),
         datetakenunknown=_int(attrs.get("datetakenunknown")),
@@ -260,8 +279,13 @@ def page_from_wrapper(wrapper: str, attrs: Mapping[str, object], photos: list[Ph
     """A Page from the wrapper's attributes, filling what an upstream left out.
 
     getContactsPhotos sends no page/pages/total, people.getPhotosOf sends
-    has_next_page instead of total, panda.getPhotos sends only total.
+    has_next_page instead of total, panda.getPhotos sends only total. A photo
+    repeated in one page is kept once (feeds and KML need unique ids).
     """
+    first: dict[str, Photo] = {}
+    for photo in photos:
+        first.setdefault(photo.id, photo)
+    photos = list(first.values())
     page = max(1, _int(attrs.get("page"), 1))
     perpage = _int(attrs.get("perpage") or attrs.get("per_page"), 0) or len(photos)
     seen = (page - 1) * perpage + len(photos)
@@ -297,6 +321,8 @@ def parse_rest(root) -> Page:
     owner, ownername = el.get("owner", ""), el.get("ownername", "")
     photos = []
     for p in el.iter("photo"):
+        if not is_photo_id(p.get("id")):
+            continue
         attrs = dict(p.attrib)
         for child in p:
             if child.tag in ("description", "comment"):
@@ -323,7 +349,8 @@ def parse_json(data: Mapping) -> Page:
     if isinstance(items, Mapping):  # a single photo in some converters
         items = [items]
     owner, ownername = str(body.get("owner", "")), str(body.get("ownername", ""))
-    photos = [photo_from_attrs(p, owner, ownername) for p in items if isinstance(p, Mapping)]
+    photos = [photo_from_attrs(p, owner, ownername) for p in items
+              if isinstance(p, Mapping) and is_photo_id(p.get("id"))]
     return page_from_wrapper(wrapper, body, photos)
 
 

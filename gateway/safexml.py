@@ -21,6 +21,9 @@ PARSER = etree.XMLParser(
 _ILLEGAL = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufdcf\ufdf0-\ufffd\U00010000-\U0010ffff]")
 
 
+REFUSED = "XML with a DOCTYPE or entity declarations is refused"
+
+
 class UnsafeXML(ValueError):
     """The document is not one we are willing to parse (DTD, entities, not XML)."""
 
@@ -40,11 +43,15 @@ def parse(data: bytes) -> etree._Element:
     """
     head = data[:4096].lstrip()
     if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in data.upper():
-        raise UnsafeXML("XML with a DOCTYPE or entity declarations is refused")
+        raise UnsafeXML(REFUSED)
     try:
         root = etree.fromstring(data, PARSER)
     except etree.XMLSyntaxError as exc:
         raise UnsafeXML(f"not well-formed XML: {exc}") from None
     if root is None:
         raise UnsafeXML("empty document")
+    # The byte check above misses a DOCTYPE in UTF-16, or after 4 KB of comments; the
+    # parser expanded and fetched nothing even then, but the document is refused all the same.
+    if root.getroottree().docinfo.doctype:
+        raise UnsafeXML(REFUSED)
     return root

@@ -104,3 +104,19 @@ def recorded_library(tmp_path_factory):
 def replay():
     with Replay() as server:
         yield server
+
+
+# ---------------------------------------------------------------- how many cases the suites tried
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    from support import CASES
+
+    if not CASES:
+        return
+    terminalreporter.write_sep("-", "cases tried")
+    for suite, n in sorted(CASES.items()):
+        terminalreporter.write_line(f"{suite}: {n} cases")
+    artifacts = Path(__file__).resolve().parents[1] / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "test-cases.json").write_text(json.dumps(dict(sorted(CASES.items())), indent=1) + "\n")

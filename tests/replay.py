@@ -88,7 +88,10 @@ class Fault:
     status/body replace the answer; delay waits first (longer than the
     client's timeout: a hung Flickr); reset closes the connection without a
     byte (TCP RST); fail answers {"stat":"fail","code":…,"message":…} (or
-    <err code msg>) in the requested format.
+    <err code msg>) in the requested format; drip sends the answer a few
+    bytes every `drip` seconds (from its first header line with
+    drip_headers, else from its body); length=False leaves Content-Length out
+    (the body ends when the connection closes).
     """
 
     status: int = 200
@@ -96,6 +99,9 @@ class Fault:
     delay: float = 0.0
     reset: bool = False
     fail: tuple[int, str] | None = None
+    drip: float = 0.0
+    drip_headers: bool = False
+    length: bool = True
 
     @classmethod
     def http(cls, status: int) -> Fault:
@@ -117,6 +123,11 @@ class Fault:
     @classmethod
     def stat_fail(cls, code: int, message: str) -> Fault:
         return cls(fail=(code, message))
+
+    @classmethod
+    def slow_drip(cls, every: float, headers: bool = False) -> Fault:
+        """The normal answer, a few bytes every `every` seconds: each read succeeds, the whole never ends in time."""
+        return cls(drip=every, drip_headers=headers)
 
 
 @dataclass
@@ -319,14 +330,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
             return
         status, content_type, payload = replay.answer(call, fault)
+        head = [f"HTTP/1.0 {status} {self.responses.get(status, ('',))[0]}", f"Content-Type: {content_type}"]
+        if fault is None or fault.length:
+            head.append(f"Content-Length: {len(payload)}")
+        head = ("\r\n".join(head) + "\r\n\r\n").encode()
         try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            if fault is not None and fault.drip:
+                self._drip(head, payload, fault)
+            else:
+                self.wfile.write(head + payload)
         except OSError:
             pass  # the client gave up (timed out) before the answer
+
+    def _drip(self, head: bytes, payload: bytes, fault: Fault) -> None:
+        if not fault.drip_headers:
+            self.wfile.write(head)
+        data = (head if fault.drip_headers else b"") + payload
+        for start in range(0, len(data), 4):
+            self.wfile.write(data[start:start + 4])
+            self.wfile.flush()
+            if self.server.stopping.wait(fault.drip):
+                return
 
     do_POST = do_GET
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +13,13 @@ from gateway.safexml import parse
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "flickr"
 SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas"
 INDEX = json.loads((FIXTURES / "index.json").read_text())
+# Cases the fuzz and fault suites tried, by suite: printed at the end of the run (conftest.py)
+# and written to artifacts/test-cases.json, since CI shows no per-test output.
+CASES: Counter[str] = Counter()
+
+
+def count_cases(suite: str, n: int = 1) -> None:
+    CASES[suite] += n
 
 
 def recorded(name: str) -> Page:

@@ -16,6 +16,7 @@ import feedparser
 import lxml.html
 import pytest
 import rdflib
+from consumers import kml_errors
 from lxml import etree
 from rdflib.namespace import DC, RDF
 
@@ -26,7 +27,6 @@ from gateway.model import Page, parse_rest
 from gateway.safexml import parse
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "flickr"
-XSD = FIXTURES.parents[1] / "schemas" / "kml22" / "ogckml22.xsd"
 # Recorded pages with geotagged photos: a search, a gallery, a group pool, an album (<photoset>).
 GEO_PAGES = [
     "photos.search-4a7d855f5c.xml",
@@ -63,15 +63,6 @@ def geotagged(attrs: dict[str, str]) -> bool:
 
 def lat_lon(attrs: dict[str, str]) -> tuple[float, float]:
     return float(attrs["latitude"]), float(attrs["longitude"])
-
-
-def kml_errors(body: bytes) -> str:
-    """'' when the KML validates against the OGC schema once urn:flickr: elements are removed."""
-    root = etree.fromstring(body)
-    for el in list(root.iter("{urn:flickr:}*")):
-        el.getparent().remove(el)
-    schema = etree.XMLSchema(etree.parse(str(XSD)))
-    return "" if schema.validate(root) else str(schema.error_log)
 
 
 def with_photos(page: Page, *photos) -> Page:

@@ -86,7 +86,7 @@ class _Flight:
         if isinstance(self.error, errors.FlickrError):
             # A copy: one exception object raised in many threads would share its traceback.
             err = self.error
-            raise errors.FlickrError(err.code, err.message, err.status, err.retry_after)
+            raise errors.FlickrError(err.code, err.message, err.status, err.retry_after, err.kind)
         if self.error is not None or self.entry is None:
             raise errors.unavailable()  # the leader's own request logs the bug
         return self.entry

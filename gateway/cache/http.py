@@ -17,10 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NamedTuple
 
 from werkzeug.http import parse_accept_header, parse_date, parse_etags
 
+from ..access import observation
 from . import Cache
 from .entry import Entry
 
@@ -83,24 +84,32 @@ def not_modified(environ: dict, etag: str, updated: int) -> bool:
     return since is not None and since.timestamp() >= updated
 
 
+class Known(NamedTuple):
+    """What the endpoint learnt of a raw request: its response key, and its method and format for the log."""
+
+    key: str
+    method: str
+    format: str
+
+
 class KnownRequests:
-    """Raw requests the endpoint has validated → their response keys; bounded, oldest forgotten first."""
+    """Raw requests the endpoint has validated → what it learnt of them; bounded, oldest forgotten first."""
 
     def __init__(self, limit: int = MAX_KNOWN):
         self.limit = limit
-        self._keys: dict[tuple, str] = {}
+        self._keys: dict[tuple, Known] = {}
         self._lock = threading.Lock()
 
-    def get(self, raw: tuple | None) -> str | None:
+    def get(self, raw: tuple | None) -> Known | None:
         return self._keys.get(raw) if raw is not None else None
 
-    def remember(self, raw: tuple | None, key: str) -> None:
-        if raw is None or self._keys.get(raw) == key:
+    def remember(self, raw: tuple | None, known: Known) -> None:
+        if raw is None or self._keys.get(raw) == known:
             return
         with self._lock:
             while len(self._keys) >= self.limit:
                 del self._keys[next(iter(self._keys))]
-            self._keys[raw] = key
+            self._keys[raw] = known
 
 
 class FastHits:
@@ -113,10 +122,12 @@ class FastHits:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         try:
-            key = self.extensions["gateway.known"].get(raw_request(environ))
+            known = self.extensions["gateway.known"].get(raw_request(environ))
             cache: Cache = self.extensions["gateway.cache"]
-            entry = cache.get(key) if key is not None else None
+            entry = cache.get(known.key) if known is not None else None
             if entry is not None and entry.fresh(time.time()):
+                obs = observation(environ)
+                obs.flickr_method, obs.format, obs.cache = known.method, known.format, "fast"
                 status, headers, body = answer(entry, environ, self.ttl)
                 start_response(f"{status} {HTTPStatus(status).phrase}", headers)
                 return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]

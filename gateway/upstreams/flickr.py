@@ -28,8 +28,9 @@ import flickrapi.exceptions
 import requests
 from flask import Flask
 
-from .. import errors
+from .. import errors, limits
 from ..model import Page, parse_json
+from .transport import BoundedSession, ResponseTooLarge
 
 log = logging.getLogger("gateway.upstreams.flickr")
 
@@ -75,7 +76,8 @@ class Flickr:
 
     name = "flickr"
 
-    def __init__(self, key: str, secret: str, rest_url: str, timeout: float):
+    def __init__(self, key: str, secret: str, rest_url: str, timeout: float,
+                 budget: limits.Limiter | None = None):
         if not key or not secret:
             raise ValueError(
                 "GATEWAY_UPSTREAM=flickr needs GATEWAY_FLICKR_API_KEY and GATEWAY_FLICKR_API_SECRET "
@@ -87,6 +89,7 @@ class Flickr:
         self._key, self._secret = str(key), str(secret)
         self.rest_url = rest_url
         self.timeout = timeout
+        self.budget = budget  # GATEWAY_UPSTREAM_RATE: None = no limit
         self._local = threading.local()
         self._lock = threading.Lock()
         self._closers: set[weakref.finalize] = set()
@@ -95,17 +98,30 @@ class Flickr:
         return f"<Flickr {self.rest_url}>"
 
     def photos(self, method: str, args: Mapping[str, str]) -> Page:
+        self._spend()
         try:
             return parse_json(self._call(method, self.request_args(args)))
         except (
             flickrapi.exceptions.FlickrError,  # stat=fail, or a non-200 status
-            requests.RequestException,  # timeout, refused, reset, bad chunking
+            requests.RequestException,  # timeout, refused, reset, bad chunking, too large (transport.py)
             OSError,  # a socket error requests did not wrap
             ValueError,  # not JSON (JSONDecodeError), not UTF-8, not a photos response
             KeyError,  # {"stat": "fail"} without code or message: flickrapi's parser indexes both
             AttributeError, TypeError,  # JSON that is not an object: flickrapi calls .get() on it
+            RecursionError,  # JSON nested thousands deep: json.loads gives up
         ) as exc:
             raise _failure(exc) from None
+
+    def _spend(self) -> None:
+        """Take one call from the budget, or fail as "unavailable" until the next one.
+
+        The cache treats this like any outage: an expired copy is served while
+        there is one, else 503 with Retry-After (the seconds until a call is free).
+        """
+        wait = self.budget.wait() if self.budget is not None else 0
+        if wait > 0:
+            log.warning("Flickr budget spent (GATEWAY_UPSTREAM_RATE); next call in %.1fs", wait)
+            raise errors.unavailable(limits.retry_after(wait), kind="budget")
 
     @staticmethod
     def request_args(args: Mapping[str, str]) -> dict[str, str]:
@@ -154,7 +170,7 @@ class Flickr:
         # does not promise a Session is thread-safe, and a class-level one can
         # never be closed: each thread's instance gets its own, closed when the
         # thread's instance is collected or on close().
-        session = requests.Session()
+        session = BoundedSession()
         api.flickr_oauth.session = session
         with self._lock:
             self._closers = {c for c in self._closers if c.alive}
@@ -172,23 +188,42 @@ def _failure(exc: Exception) -> errors.FlickrError:
       other codes ≥ 100 (our request is at fault)   → the same code, HTTP 502
     Anything else — timeout, refused or reset connection, HTTP 5xx (flickrapi:
     FlickrError('do_request: Status code 500 received'), code None), an HTML
-    error page, truncated JSON, stat=fail without code/message
+    error page, truncated JSON, stat=fail without code/message, an answer still
+    arriving at the timeout (slow drip) or larger than transport.MAX_BODY
                                                     → errors.unavailable(): 105, HTTP 503, Retry-After
+    The failure's kind (timeout, connection, http_status, bad_response,
+    flickr_unavailable, refused) goes to the metrics, never to the client.
     """
     code = getattr(exc, "code", None) if isinstance(exc, flickrapi.exceptions.FlickrError) else None
     if code is None or code in FLICKR_UNAVAILABLE:
         # The exception's text names the URL and status, never the key (it travels in a header).
-        log.warning("Flickr unavailable: %s: %s", type(exc).__name__, exc)
-        return errors.unavailable()
+        log.warning("Flickr unavailable: %s: %s", type(exc).__name__, str(exc)[:300])
+        return errors.unavailable(kind=_kind(exc))
     match = _FLICKRAPI_MESSAGE.fullmatch(str(exc))
     message = match.group(1) if match else str(exc)
     if code in OPERATOR_ERRORS:
         log.error("Flickr refused the gateway's credentials: %s (code %d: %s)", OPERATOR_ERRORS[code], code, message)
-        return errors.FlickrError(code, OPERATOR_ERRORS[code], BAD_GATEWAY)
+        return errors.FlickrError(code, OPERATOR_ERRORS[code], BAD_GATEWAY, kind="refused")
     if code >= 100:
         log.error("Flickr refused the gateway's request (code %d: %s)", code, message)
-        return errors.FlickrError(code, f"Flickr refused the gateway's request: {message}", BAD_GATEWAY)
+        return errors.FlickrError(code, f"Flickr refused the gateway's request: {message}", BAD_GATEWAY,
+                                  kind="refused")
     return errors.FlickrError(code, message)
+
+
+def _kind(exc: Exception) -> str:
+    """The metrics' name for a failure that makes Flickr unavailable."""
+    if isinstance(exc, flickrapi.exceptions.FlickrError):
+        return "flickr_unavailable" if exc.code is not None else "http_status"
+    if isinstance(exc, requests.Timeout):
+        return "timeout"
+    if isinstance(exc, ResponseTooLarge):
+        return "bad_response"
+    if isinstance(exc, (requests.ConnectionError, OSError)):
+        return "connection"
+    if isinstance(exc, requests.RequestException):
+        return "connection"  # broken chunking and the like: the exchange, not the content
+    return "bad_response"
 
 
 def _quiet_library_logs() -> None:
@@ -212,5 +247,5 @@ def create(app: Flask) -> Flickr:
     _quiet_library_logs()
     config = app.config
     return Flickr(config["FLICKR_API_KEY"], config["FLICKR_API_SECRET"], config["FLICKR_REST_URL"],
-                  config["UPSTREAM_TIMEOUT"])
+                  config["UPSTREAM_TIMEOUT"], limits.upstream_budget(app))
 

@@ -1,0 +1,58 @@
+"""Prometheus metrics: what the gateway does, for /metrics (ops.py).
+
+Under gunicorn the numbers are the sum over every worker process:
+gunicorn.conf.py points PROMETHEUS_MULTIPROC_DIR at a fresh directory before
+the workers start, prometheus_client then keeps each worker's values in a
+file there (its multiprocess mode, chosen when the first metric is made), and
+`exposition()` adds them up. Without that variable (flask run, the tests)
+the numbers are this process's.
+
+Every label value comes from a short fixed list (endpoints, format names,
+HTTP statuses, failure kinds), never from the request itself, so no client
+can make the series grow.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
+
+# The *_created series double the output and no dashboard reads them.
+disable_created_metrics()
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+REQUESTS = Counter("gateway_requests", "HTTP requests answered, by endpoint, format and status",
+                   ["endpoint", "format", "status"])
+LATENCY = Histogram("gateway_request_duration_seconds", "Time to answer a request, to its last byte",
+                    ["endpoint"], buckets=LATENCY_BUCKETS)
+CACHE = Counter("gateway_cache_results", "/services/rest/ answers by cache result: "
+                "fast (answered before Flask), hit, miss, stale (an expired copy served)", ["result"])
+UPSTREAM_CALLS = Counter("gateway_upstream_calls", "Calls to the upstream, by outcome: ok, answer (a Flickr "
+                         "error about the call, e.g. not found), failure", ["upstream", "outcome"])
+UPSTREAM_FAILURES = Counter("gateway_upstream_failures", "Failed upstream calls by kind (timeout, connection, "
+                            "http_status, bad_response, flickr_unavailable, refused, budget, library)",
+                            ["upstream", "kind"])
+UPSTREAM_LATENCY = Histogram("gateway_upstream_duration_seconds", "Time an upstream call took",
+                             ["upstream"], buckets=LATENCY_BUCKETS)
+RATE_LIMITED = Counter("gateway_rate_limited", "Requests refused by a rate limit: client (429) or the "
+                       "upstream budget (served stale or 503)", ["limit"])
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics in Prometheus' text format, and its content type."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
