@@ -286,6 +286,7 @@ def render(call: Call, key: str) -> Entry:
 
     fetched = store.fetch(cache_key("page", upstream.name, call.method.name, canonical_args(call.args)), load)
     page = pages.decode(fetched).paginated(int(call.args["per_page"]))
+    page = page.with_image_base(request.url_root)  # local photos' images are served here (gateway/images.py)
     body = call.format.render(page, feed_context(call, page))
     content_type = JSONP_TYPE if call.format_name == "json" and call.jsoncallback else call.format.content_type
     # Compressed once here, not per request; mtime=0 keeps the gzip bytes stable.

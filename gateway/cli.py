@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +15,7 @@ from flask.cli import AppGroup
 from .mirror import register_mirror
 from .model import Page
 from .upstreams.library import Library, Skipped, create
+from .upstreams.library.folder import local_nsid, path_alias
 from .upstreams.library.importer import INDEX, parse_call
 
 library_cli = AppGroup("library", help="The embedded photo library (GATEWAY_LIBRARY_PATH).")
@@ -23,7 +26,7 @@ def init_app(app: Flask) -> None:
 
 
 def _import_mirrored(method: str, call: Mapping[str, str], page: Page) -> None:
-    with _library() as library:
+    with _library(filling=True) as library:
         library.import_page(page, {**call, "method": method})
 
 
@@ -31,17 +34,20 @@ register_mirror(library_cli, _import_mirrored)
 
 
 @contextmanager
-def _library() -> Iterator[Library]:
-    # The CLI works on the library file even when the app serves GATEWAY_UPSTREAM=flickr.
+def _library(filling: bool = False) -> Iterator[Library]:
+    """The library file, also when the app serves GATEWAY_UPSTREAM=flickr.
+
+    `filling`: the command adds photos of its own, so the demo steps aside first.
+    """
     upstream = current_app.extensions.get("gateway.upstream")
-    if isinstance(upstream, Library):
-        yield upstream
-        return
-    library = create(current_app)
+    library = upstream if isinstance(upstream, Library) else create(current_app)
     try:
+        if filling and (removed := library.remove_demo()):
+            click.echo(f"removed the {removed} demo photos", err=True)
         yield library
     finally:
-        library.close()
+        if library is not upstream:
+            library.close()
 
 
 @library_cli.command("import")
@@ -62,7 +68,7 @@ def import_command(files: tuple[Path, ...], call_text: str | None) -> None:
         raise click.BadParameter("must name the method, e.g. 'method=flickr.groups.pools.getPhotos&group_id=…'",
                                  param_hint="--call")
     imported = photos = tried = 0
-    with _library() as library:
+    with _library(filling=True) as library:
         for path in files:
             if path.name == INDEX:
                 continue
@@ -88,3 +94,54 @@ def stats_command() -> None:
     with _library() as library:
         for name, value in library.stats().items():
             click.echo(f"{name}: {value}")
+
+
+@library_cli.command("add-folder")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--owner", default=lambda: _default_owner(), show_default="your login name",
+              help="Whose photos these are: their owner name (and path alias, for user_id=NAME).")
+@click.option("--group", default=None, help="Put the photos in this group's pool (its id is printed).")
+def add_folder_command(folder: Path, owner: str, group: str | None) -> None:
+    """Add the JPEG and PNG photos under FOLDER to the library.
+
+    Reads each file's EXIF (GPS position, date taken, title, orientation) and
+    keeps the photo under an id made from its content; the gateway serves its
+    images itself. Running it again reads only new or changed files. Files
+    that cannot be read are skipped, one line each. Exits 1 when image files
+    were found and none could be read.
+    """
+    def skipped(path: Path, why: str) -> None:
+        click.echo(f"{path}: skipped: {why}", err=True)
+
+    with _library(filling=True) as library:
+        report = library.add_folder(folder, owner, group, skipped)
+        held = library.stats()["photos"]
+    click.echo(f"{report.added} added, {report.replaced} replaced, {report.duplicates} duplicates, "
+               f"{report.unchanged} unchanged, {len(report.skipped)} skipped; the library holds {held} photos")
+    click.echo(f"owner {owner}: user_id={local_nsid(owner)} (or user_id={path_alias(owner)})")
+    if group:
+        click.echo(f"group {group}: group_id={local_nsid(group, 'group')}")
+    if report.skipped and not (report.added or report.replaced or report.duplicates or report.unchanged):
+        raise SystemExit(1)
+
+
+def _default_owner() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return "me"
+
+
+@library_cli.command("synth")
+@click.argument("count", type=click.IntRange(min=1))
+@click.option("--seed", type=int, default=1, show_default=True, help="The same seed makes the same photos.")
+def synth_command(count: int, seed: int) -> None:
+    """Add COUNT synthetic photos (for benchmarks): tags, text, places, dates and
+    groups shaped like a photo site's, loaded through the bulk path."""
+    with _library(filling=True) as library:
+        started = time.perf_counter()
+        added = library.synthesize(count, seed)
+        seconds = time.perf_counter() - started
+        held = library.stats()["photos"]
+    click.echo(f"{added} synthetic photos in {seconds:.1f} s ({added / seconds:,.0f} a second); "
+               f"the library holds {held} photos")

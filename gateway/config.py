@@ -32,6 +32,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CACHE_MAX_ENTRIES", 10000, "most entries each worker keeps in memory"),
     Setting("API_KEYS", "", "comma-separated keys clients must send as `api_key`; empty = open"),
     Setting("PROXY_HOPS", 1, "how many proxies in front of the gateway to trust for X-Forwarded-*"),
+    Setting("IMAGE_CACHE", "instance/images", "where the images of local photos are kept once generated"),
+    Setting("DEMO", 1, "`1`: an empty library gets a few hundred demo photos on the first request; `0`: never"),
     Setting("UPSTREAM_RATE", 3000,
             "calls to Flickr an hour, shared by every worker (and host, with Redis); 0 = no limit"),
     Setting("CLIENT_RATE", "", "requests per client address, e.g. `600/minute` (or `/second`, `/hour`); "

@@ -22,6 +22,7 @@ members, text children as {"_content": ...}, and numbers as either type.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -42,6 +43,12 @@ SQUARE = {"s", "q"}
 OWN_SECRET = {"h", "k", "o"}
 
 STATIC = "https://live.staticflickr.com"
+# Photo.server of the photos the gateway serves itself (library add-folder, the
+# demo, library synth): their renditions are the gateway's own URLs, see local_sizes().
+LOCAL = "local"
+# Every suffix a local photo can have, in URL_EXTRAS order; LOCAL_IMAGE parses their URLs' file names.
+LOCAL_SUFFIXES = tuple(suffix for suffix, _edge in URL_EXTRAS.values())
+LOCAL_IMAGE = re.compile(r"(?P<id>[1-9][0-9]{0,19})(?:_(?P<suffix>[a-z]))?\.(?P<ext>jpg|png)")
 WWW = "https://www.flickr.com"
 DEFAULT_BUDDYICON = "https://www.flickr.com/images/buddyicon.gif"
 
@@ -149,6 +156,18 @@ class Page:
     total: int = 0
     wrapper: str = "photos"  # "photoset" for flickr.photosets.getPhotos
     info: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def with_image_base(self, base: str) -> Page:
+        """This page with the renditions of its local photos as absolute URLs under `base`.
+
+        The one place where a local photo gets image URLs: the API binds every
+        page to the request's root URL (`request.url_root`) before rendering,
+        so every format finds them in Photo.sizes like Flickr's url_* extras.
+        """
+        if not any(p.server == LOCAL for p in self.photos):
+            return self
+        photos = tuple(replace(p, sizes=local_sizes(p, base)) if p.server == LOCAL else p for p in self.photos)
+        return replace(self, photos=photos)
 
     def paginated(self, per_page: int) -> Page:
         """This page reported with the gateway's effective per_page: pages = ceil(total / per_page)."""
@@ -339,6 +358,11 @@ def parse_json(data: Mapping) -> Page:
 
 
 def photo_page_url(photo: Photo) -> str:
+    if photo.server == LOCAL:
+        # flickr.com has no page for a local photo: its link is its large image.
+        large = best_image(photo, "b")
+        if large is not None:
+            return large.url
     return f"{WWW}/photos/{photo.path}/{photo.id}/"
 
 
@@ -367,6 +391,8 @@ def image(photo: Photo, suffix: str) -> Size | None:
     for s in photo.sizes:
         if s.suffix == suffix:
             return s
+    if photo.server == LOCAL:
+        return None  # not bound to a base URL (Page.with_image_base), or larger than the original
     if suffix == "o":
         if not (photo.originalsecret and photo.originalformat):
             return None
@@ -408,3 +434,46 @@ def image_type(size: Size) -> str:
 
 def video_url(photo: Photo) -> str:
     return f"{WWW}/photos/{photo.owner}/{photo.id}/play/site/{photo.secret}/"
+
+
+# ---------------------------------------------------------------- local photos
+
+
+def rendition_size(width: int, height: int, suffix: str) -> tuple[int, int] | None:
+    """Pixel size of a local photo's rendition, from its upright size (after EXIF rotation).
+
+    Never upscaled: s and q are squares of at most the shorter side; the other
+    sizes scale the longest edge down, and the first size of the ladder that
+    reaches the original's edge is the original's size (so a frame asking for
+    b gets all 1000 px of a 1000 px photo); larger ones do not exist.
+    """
+    if width <= 0 or height <= 0 or suffix not in SUFFIX_EDGE:
+        return None
+    if suffix == "o":
+        return width, height
+    edge, longest = SUFFIX_EDGE[suffix], max(width, height)
+    if suffix in SQUARE:
+        side = min(edge, width, height)
+        return side, side
+    if edge >= longest:
+        smaller = [e for s, e in SUFFIX_EDGE.items() if s not in SQUARE and s != "o" and e < edge]
+        return (width, height) if all(e < longest for e in smaller) else None
+    scale = edge / longest
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def local_image_url(base: str, photo_id: str, suffix: str, ext: str = "jpg") -> str:
+    """`{base}images/{id}_{suffix}.jpg` (`{id}.jpg` for the 500 px size): the gateway's image route."""
+    name = f"{photo_id}_{suffix}" if suffix else photo_id
+    return f"{base.rstrip('/')}/images/{name}.{ext}"
+
+
+def local_sizes(photo: Photo, base: str) -> tuple[Size, ...]:
+    """Every rendition a local photo has, smallest first, with the pixel size it is served at."""
+    sizes = []
+    for suffix in LOCAL_SUFFIXES:
+        dims = rendition_size(photo.o_width, photo.o_height, suffix)
+        if dims is not None:
+            ext = (photo.originalformat or "jpg") if suffix == "o" else "jpg"
+            sizes.append(Size(suffix, local_image_url(base, photo.id, suffix, ext), *dims))
+    return tuple(sorted(sizes, key=lambda s: SUFFIX_EDGE[s.suffix] or 10**6))

@@ -14,6 +14,8 @@ from gateway import create_app
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "flickr"
 INDEX = json.loads((FIXTURES / "index.json").read_text())
+# No demo photos in an empty library (only the demo's own tests want them).
+QUIET = {"DEMO": 0}
 
 
 def flickr_xml(photos: list[Mapping[str, object]], wrapper: str = "photos", attrs: Mapping[str, object] | None = None,
@@ -62,7 +64,8 @@ def make_app(tmp_path) -> Iterator:
     apps = []
 
     def make(name: str = "lib.sqlite", **config):
-        app = create_app({"LIBRARY_PATH": str(tmp_path / name), **config})
+        app = create_app({"LIBRARY_PATH": str(tmp_path / name), "IMAGE_CACHE": str(tmp_path / "images"), **QUIET,
+                          **config})
         apps.append(app)
         return app
 
@@ -85,7 +88,7 @@ def library(app):
 @pytest.fixture(scope="session")
 def recorded_library(tmp_path_factory):
     """Every recorded fixture imported the way the CLI does it, shared read-only by the tests."""
-    app = create_app({"LIBRARY_PATH": str(tmp_path_factory.mktemp("recorded") / "lib.sqlite")})
+    app = create_app({"LIBRARY_PATH": str(tmp_path_factory.mktemp("recorded") / "lib.sqlite"), **QUIET})
     files = sorted(str(p) for p in FIXTURES.glob("*.xml"))
     result = app.test_cli_runner().invoke(args=["library", "import", *files])
     assert result.exit_code == 0, result.output

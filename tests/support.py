@@ -53,7 +53,8 @@ class FakeUpstream:
 def make_app(tmp_path, upstream=None, **config):
     from gateway import create_app
 
-    app = create_app({"LIBRARY_PATH": str(tmp_path / "library.sqlite"), **config})
+    app = create_app({"LIBRARY_PATH": str(tmp_path / "library.sqlite"), "DEMO": 0,
+                      "IMAGE_CACHE": str(tmp_path / "images"), **config})
     if upstream is not None:
         app.extensions["gateway.upstream"] = upstream
     return app

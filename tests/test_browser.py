@@ -57,7 +57,7 @@ def missing() -> str:
 @pytest.fixture(scope="module")
 def server(recorded_library):
     """The gateway on a free port of 127.0.0.1, in a thread, on the recorded fixtures."""
-    app = create_app({"LIBRARY_PATH": recorded_library.path})
+    app = create_app({"LIBRARY_PATH": recorded_library.path, "DEMO": 0})
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

@@ -31,7 +31,7 @@ RSS = "http://purl.org/rss/1.0/"
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     path = tmp_path_factory.mktemp("e2e") / "library.sqlite"
-    app = create_app({"LIBRARY_PATH": str(path), "MAX_PER_PAGE": CAP})
+    app = create_app({"LIBRARY_PATH": str(path), "MAX_PER_PAGE": CAP, "DEMO": 0})
     files = [str(FIXTURES / e["file"]) for e in INDEX if e["photos"] > 0]
     result = app.test_cli_runner().invoke(args=["library", "import", *files])
     assert result.exit_code == 0, result.output
@@ -111,10 +111,33 @@ def test_every_format_reads_back(client, fmt, method, args):
 
 
 def test_empty_library_answers_every_format(tmp_path):
-    app = create_app({"LIBRARY_PATH": str(tmp_path / "empty.sqlite")})
+    app = create_app({"LIBRARY_PATH": str(tmp_path / "empty.sqlite"), "DEMO": 0})
     client = app.test_client()
     for fmt in FORMATS:
         r = client.get("/services/rest/", query_string={"method": "flickr.photos.search", "tags": "x",
                                                         "format": fmt, "nojsoncallback": "1"})
         assert r.status_code == 200, (fmt, r.headers.get("X-FlickrErrMessage"))
     app.extensions["gateway.upstream"].close()
+
+
+def test_network_link_is_followable_as_google_earth_follows_it(client):
+    # Google Earth appends "&bbox=west,south,east,north" of the view to the link's href.
+    nl = client.get("/services/rest/", query_string={"method": "flickr.photos.search", "tags": "botany",
+                                                     "format": "feed-kml_nl"})
+    link = etree.fromstring(nl.data).find(".//kml:NetworkLink/kml:Link", NS)
+    assert link.findtext("kml:viewFormat", namespaces=NS) == "bbox=[bboxWest],[bboxSouth],[bboxEast],[bboxNorth]"
+    href = link.findtext("kml:href", namespaces=NS)
+    everything = client.get(href.replace("http://localhost", "") + "&bbox=-180,-90,180,90")
+    placemarks = etree.fromstring(everything.data).findall(".//kml:Placemark", NS)
+    assert placemarks
+    # A small view around one photo's point shows that photo; the view across the antimeridian does not.
+    lon, lat = (float(v) for v in placemarks[0].findtext(".//kml:coordinates", namespaces=NS).split(","))
+    view = f"&bbox={lon - 0.01},{lat - 0.01},{lon + 0.01},{lat + 0.01}"
+    near = etree.fromstring(client.get(href.replace("http://localhost", "") + view).data)
+    ids = [p.get("id") for p in near.iterfind(".//kml:Placemark", NS)]
+    assert placemarks[0].get("id") in ids
+    far = f"&bbox={179 if lon < 0 else 170},{lat - 1},{-179 if lon < 0 else -170},{lat + 1}"
+    response = client.get(href.replace("http://localhost", "") + far)
+    assert response.status_code == 200 and response.mimetype == "application/vnd.google-earth.kml+xml"
+    across = etree.fromstring(response.data)
+    assert placemarks[0].get("id") not in [p.get("id") for p in across.iterfind(".//kml:Placemark", NS)]

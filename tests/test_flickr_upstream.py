@@ -28,22 +28,15 @@ FLICKR_NS = "urn:flickr:"
 
 
 @pytest.fixture
-def make_app(replay, tmp_path):
-    """create_app for the flickr upstream against the replay server; sessions closed afterwards."""
-    apps = []
+def make_app(make_app, replay):
+    """conftest's make_app, for the flickr upstream against the replay server."""
 
     def make(**config):
-        app = create_app({
-            "UPSTREAM": "flickr", "FLICKR_API_KEY": KEY, "FLICKR_API_SECRET": SECRET,
-            "FLICKR_REST_URL": replay.url, "UPSTREAM_TIMEOUT": TIMEOUT,
-            "LIBRARY_PATH": str(tmp_path / "library.sqlite"), **config,
-        })
-        apps.append(app)
-        return app
+        flickr = {"UPSTREAM": "flickr", "FLICKR_API_KEY": KEY, "FLICKR_API_SECRET": SECRET,
+                  "FLICKR_REST_URL": replay.url, "UPSTREAM_TIMEOUT": TIMEOUT}
+        return make_app(**{**flickr, **config})
 
-    yield make
-    for app in apps:
-        app.extensions["gateway.upstream"].close()
+    return make
 
 
 @pytest.fixture

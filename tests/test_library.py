@@ -221,6 +221,20 @@ def test_sort(small, sort, expected):
     assert search(small, sort=sort) == expected
 
 
+@pytest.mark.parametrize("sort", ["date-posted-asc", "date-posted-desc", "date-taken-asc", "date-taken-desc",
+                                  "interestingness-desc", "interestingness-asc"])
+@pytest.mark.parametrize("args", [{"tags": "sunset,beach,island"}, {"tags": "beach"}, {"text": "bay"},
+                                  {"group_id": "G1@N00", "tags": "beach"}, {"bbox": "-180,-90,180,90"},
+                                  {"bbox": "179,-20,-179,-10"}, {"lat": 37.8, "lon": -122.4, "radius": 14},
+                                  {"lat": -16.8, "lon": -179.95, "radius": 30}])
+def test_walking_the_sort_index_pages_like_sorting(small, sort, args):
+    # per_page 1 makes query.py walk the sort order's index (few wanted, many matching);
+    # per_page 100 reads and sorts every match. Both must agree, page after page.
+    whole = search(small, sort=sort, **args)
+    walked = [n for page in range(1, len(whole) + 2) for n in search(small, sort=sort, per_page=1, page=page, **args)]
+    assert walked == whole and whole
+
+
 def test_paging(small):
     pages = [small.photos("flickr.photos.getRecent", {"page": str(n), "per_page": "3"}) for n in (1, 2, 3, 4, 99)]
     assert [ids(p) for p in pages] == [[7, 6, 5], [4, 3, 2], [1], [], []]

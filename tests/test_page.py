@@ -46,7 +46,7 @@ def get(client, path="/", **args):
 
 def api_json(client, **args):
     """The same call as the API's json answers it, with what the preview shows."""
-    args = {**args, "format": "json", "nojsoncallback": "1", "extras": "owner_name,path_alias,geo"}
+    args = {**args, "format": "json", "nojsoncallback": "1", "extras": "owner_name,path_alias,geo,url_sq,url_q,url_l"}
     return json.loads(client.get("/services/rest/", query_string=args).data)
 
 

@@ -24,7 +24,7 @@ the process locale.
 
 from __future__ import annotations
 
-from ..model import Page, Photo, buddyicon_url, license_url, photo_page_url, profile_url
+from ..model import Page, Photo, license_url, photo_page_url, profile_url
 from . import geo
 from .feed import (
     GENERATOR,
@@ -41,11 +41,12 @@ from .feed import (
     esc,
     feed_updated,
     flickr_extras,
+    owner_markup,
     pagination_element,
     published,
     repeat,
     rfc3339,
-    taken_w3c,
+    taken_markup,
     updated,
 )
 from .html import entry_html
@@ -79,14 +80,11 @@ def _entry(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None
         f'<link rel="alternate" type="text/html" href="{attr(photo_page_url(photo))}"/>'
         f"<id>{esc(entry_id(photo))}</id><published>{first}</published><updated>{last}</updated>"
     ]
-    taken = taken_w3c(photo)
-    if taken:
-        parts.append(f"<flickr:date_taken>{taken}</flickr:date_taken><dc:date.Taken>{taken}</dc:date.Taken>")
+    parts.append(taken_markup(photo))
     parts.append(
         f'<content type="html">{cdata(entry_html(photo))}</content>'
         f"<author><name>{esc(photo.author_name)}</name><uri>{esc(profile_url(photo))}</uri>"
-        f"<flickr:nsid>{esc(photo.owner)}</flickr:nsid>"
-        f"<flickr:buddyicon>{esc(buddyicon_url(photo))}</flickr:buddyicon></author>"
+        f"{owner_markup(photo)}</author>"
     )
     url = license_url(photo)
     if url:

@@ -12,7 +12,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import NamedTuple
 
-from ..model import Page, Photo, Size, best_image, image, image_type, video_url
+from ..model import Page, Photo, Size, best_image, buddyicon_url, image, image_type, video_url
 from ..safexml import clean
 
 NS = {
@@ -327,3 +327,15 @@ def flickr_extras(photo: Photo) -> str:
         out += (f'<flickr:original type="{_attr(photo.originalformat)}" href="{_attr(original.url)}"'
                 f"{dims(original)}/>")
     return out
+
+
+def taken_markup(photo: Photo) -> str:
+    """dc:date.Taken and flickr:date_taken, as Flickr's feeds carried them ('' when unknown)."""
+    taken = taken_w3c(photo)
+    return f"<dc:date.Taken>{taken}</dc:date.Taken><flickr:date_taken>{taken}</flickr:date_taken>" if taken else ""
+
+
+def owner_markup(photo: Photo) -> str:
+    """flickr:nsid and flickr:buddyicon of the photo's owner."""
+    return (f"<flickr:nsid>{_text(photo.owner)}</flickr:nsid>"
+            f"<flickr:buddyicon>{_text(buddyicon_url(photo))}</flickr:buddyicon>")

@@ -41,19 +41,24 @@ What RDF/XML rules out, and so is not here: attributes without a namespace
 
 from __future__ import annotations
 
-from ..model import Page, Photo, buddyicon_url, image, license_url, photo_page_url
+from ..model import Page, Photo, image, license_url, photo_page_url
 from . import geo
 from .feed import (
     GEO_TAG_LIMIT,
     NS,
     FeedContext,
     XMLWriter,
+    attr,
+    cdata,
     enclosure,
     entry_id,
+    esc,
     feed_updated,
+    owner_markup,
     published,
+    repeat,
     rfc3339,
-    taken_w3c,
+    taken_markup,
 )
 from .html import entry_html
 
@@ -93,38 +98,36 @@ def pagination_element(w: XMLWriter, page: Page) -> None:
 
 
 def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
+    # One template per item, as in rss2 and atom: every value passes esc/attr/cdata.
     url = photo_page_url(photo)
-    with w.element("item", rdf__about=url):
-        w.el("title", photo.title)
-        w.el("link", url)
-        w.cdata("description", entry_html(photo))
-        w.el("dc:date", rfc3339(published(photo)))
-        taken = taken_w3c(photo)
-        if taken:
-            w.el("dc:date.Taken", taken)
-            w.el("flickr:date_taken", taken)
-        w.el("dc:creator", photo.author_name)
-        w.el("dc:identifier", entry_id(photo))
-        if with_geo:
-            # GIS tools make a column of each repeated element: the first 20
-            # tags one by one, then all of them in one (a lone tag needs no
-            # second copy: RDF would merge the identical statement anyway).
-            w.repeat("dc:subject", photo.tags[:GEO_TAG_LIMIT])
-            if len(photo.tags) > 1:
-                w.el("dc:subject", " ".join(photo.tags))
-        else:
-            w.repeat("dc:subject", photo.tags)
-        enc = enclosure(photo, ctx.size)
-        if enc is not None:
-            w.el("enc:enclosure", rdf__resource=enc.url, enc__type=enc.type, enc__length="0")
-        if license_url(photo):
-            w.el("cc:license", rdf__resource=license_url(photo))
-        w.el("flickr:nsid", photo.owner)
-        w.el("flickr:buddyicon", buddyicon_url(photo))
-        if photo.views is not None:
-            w.el("flickr:views", photo.views)
-        original = image(photo, "o")
-        if original is not None:
-            w.el("flickr:original", rdf__resource=original.url)
-        if with_geo:
-            w.raw(geo.point(photo))
+    parts = [
+        f'<item rdf:about="{attr(url)}"><title>{esc(photo.title)}</title><link>{esc(url)}</link>'
+        f"<description>{cdata(entry_html(photo))}</description><dc:date>{rfc3339(published(photo))}</dc:date>"
+    ]
+    parts.append(taken_markup(photo))
+    parts.append(f"<dc:creator>{esc(photo.author_name)}</dc:creator>"
+                 f"<dc:identifier>{esc(entry_id(photo))}</dc:identifier>")
+    if with_geo:
+        # GIS tools make a column of each repeated element: the first 20
+        # tags one by one, then all of them in one (a lone tag needs no
+        # second copy: RDF would merge the identical statement anyway).
+        parts.append(repeat("<dc:subject>", photo.tags[:GEO_TAG_LIMIT], "</dc:subject>"))
+        if len(photo.tags) > 1:
+            parts.append(f"<dc:subject>{esc(' '.join(photo.tags))}</dc:subject>")
+    else:
+        parts.append(repeat("<dc:subject>", photo.tags, "</dc:subject>"))
+    enc = enclosure(photo, ctx.size)
+    if enc is not None:
+        parts.append(f'<enc:enclosure rdf:resource="{attr(enc.url)}" enc:type="{enc.type}" enc:length="0"/>')
+    if license_url(photo):
+        parts.append(f'<cc:license rdf:resource="{attr(license_url(photo))}"/>')
+    parts.append(owner_markup(photo))
+    if photo.views is not None:
+        parts.append(f"<flickr:views>{photo.views}</flickr:views>")
+    original = image(photo, "o")
+    if original is not None:
+        parts.append(f'<flickr:original rdf:resource="{attr(original.url)}"/>')
+    if with_geo:
+        parts.append(geo.point(photo))
+    parts.append("</item>")
+    w.raw("".join(parts))

@@ -25,7 +25,7 @@ rendition is an error for the W3C validator), and atom:link rel="self".
 
 from __future__ import annotations
 
-from ..model import Page, Photo, buddyicon_url, license_url, photo_page_url, profile_url
+from ..model import Page, Photo, license_url, photo_page_url, profile_url
 from . import geo
 from .feed import (
     GENERATOR,
@@ -42,11 +42,12 @@ from .feed import (
     esc,
     feed_updated,
     flickr_extras,
+    owner_markup,
     pagination_element,
     published,
     repeat,
     rfc822,
-    taken_w3c,
+    taken_markup,
     thumbnail,
 )
 from .html import entry_html, sanitize
@@ -94,13 +95,10 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
         f"<description>{cdata(entry_html(photo, description))}</description>"
         f"<pubDate>{rfc822(published(photo))}</pubDate>"
     ]
-    taken = taken_w3c(photo)
-    if taken:
-        parts.append(f"<dc:date.Taken>{taken}</dc:date.Taken><flickr:date_taken>{taken}</flickr:date_taken>")
+    parts.append(taken_markup(photo))
     parts.append(
         f'<author flickr:profile="{attr(profile_url(photo))}">nobody@flickr.com ({comment(author)})</author>'
-        f"<flickr:nsid>{esc(photo.owner)}</flickr:nsid><flickr:buddyicon>{esc(buddyicon_url(photo))}</flickr:buddyicon>"
-        f'<guid isPermaLink="false">{esc(entry_id(photo))}</guid>'
+        f'{owner_markup(photo)}<guid isPermaLink="false">{esc(entry_id(photo))}</guid>'
     )
     if with_geo:
         parts.append(geo.point(photo))

@@ -40,8 +40,9 @@ bp = Blueprint("pages", __name__)
 
 # No script, style or font comes from anywhere else; thumbnails come from Flickr's hosts.
 CSP = "default-src 'self'; img-src 'self' https: data:"
-# What the preview shows beyond the standard attributes: owner names, photo page paths, places.
-PREVIEW_EXTRAS = "owner_name,path_alias,geo"
+# What the preview shows beyond the standard attributes: owner names, photo page paths, places,
+# and the image URLs of photos the gateway serves itself (which cannot be built from server and secret).
+PREVIEW_EXTRAS = "owner_name,path_alias,geo,url_sq,url_q,url_l"
 KML_NL = "feed-kml_nl"
 GEOJSON = "feed-geojson"
 

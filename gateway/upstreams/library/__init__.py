@@ -4,6 +4,10 @@
     arguments.py the parsers plan.py uses: coordinates, tags, text, boxes, dates
     search.py    a Plan answered from the tables; the semantics and error table
     importer.py  recorded Flickr responses in, membership from the call
+    folder.py    image files in (`add-folder`), found again for the image route
+    exif.py      what an image file says about itself (Pillow)
+    demo.py      the demo photos an empty library starts with
+    synth.py     synthetic photos for the benchmark, through bulk.py's fast path
     store.py     connections, transactions, photos to rows and back, merging
     schema.py    the tables, FTS5 and R*Tree
 """
@@ -13,17 +17,19 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from flask import Flask
 
 from ...errors import FlickrError, unavailable
 from ...model import Page
-from . import importer, plan, search, store
+from . import demo, folder, importer, plan, search, store, synth
+from .folder import LocalSource
 from .importer import Skipped
 
-__all__ = ["Library", "Skipped", "create"]
+__all__ = ["Library", "LocalSource", "Skipped", "create"]
 
 log = logging.getLogger("gateway.library")
 
@@ -33,16 +39,22 @@ class Library:
 
     name = "library"
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, demo: bool = False):
         self.path = path
         self.store = store.Store(path)
         self._told_empty = False
+        # Serving with GATEWAY_DEMO=1: the first call of this process fills an empty library with the demo.
+        # Commands never call photos(), so they never make it.
+        self._demo_pending = demo
+        self._demo_lock = threading.Lock()
 
     def photos(self, method: str, args: Mapping[str, str]) -> Page:
         """One page of a standard photos response; FlickrError with Flickr's code for bad calls."""
         wanted = plan.plan(method, args)
         try:
             conn = self.store.connection()
+            if self._demo_pending:
+                self._make_demo(conn)
             with store.transaction(conn, "DEFERRED"):  # count and page from one snapshot
                 if store.is_empty(conn):
                     self._tell_empty()
@@ -68,13 +80,39 @@ class Library:
         """Store a page fetched live (`library mirror`); `call` is its method and arguments."""
         return importer.import_page(self.store.connection(), page, call)
 
+    def add_folder(self, path: str | Path, owner: str, group: str | None = None,
+                   on_skip: Callable[[Path, str], None] = lambda path, why: None) -> folder.Report:
+        """Add a folder's new and changed JPEG and PNG files (folder.py); `on_skip` hears of each file skipped."""
+        return folder.add_folder(self.store.connection(), Path(path), owner, group, on_skip)
+
+    def local_source(self, photo_id: str) -> LocalSource | None:
+        """The local photo with this id and the file its image comes from (None for a drawn one)."""
+        return folder.local_source(self.store.connection(), photo_id)
+
     def stats(self) -> dict[str, int | str]:
         counts: dict[str, int | str] = dict(store.stats(self.store.connection()))
         size = sum(os.path.getsize(self.path + suffix) for suffix in ("", "-wal") if os.path.exists(self.path + suffix))
         return {**counts, "file": self.path, "bytes": size}
 
+    def remove_demo(self) -> int:
+        """Take the demo photos out (every command that fills the library does); returns how many there were."""
+        return demo.remove(self.store.connection())
+
+    def synthesize(self, count: int, seed: int = 1) -> int:
+        """Add `count` synthetic photos through the bulk path (synth.py); returns how many went in."""
+        return synth.synthesize(self.store.connection(), count, seed)
+
     def close(self) -> None:
         self.store.close()
+
+    def _make_demo(self, conn: sqlite3.Connection) -> None:
+        with self._demo_lock:
+            if self._demo_pending:
+                made = demo.ensure(conn)
+                if made:
+                    log.warning("the photo library %s was empty: it now holds %d demo photos (GATEWAY_DEMO=0 "
+                                "to start empty; library import or add-folder replaces them)", self.path, made)
+                self._demo_pending = False
 
     def _tell_empty(self) -> None:
         if not self._told_empty:
@@ -85,4 +123,4 @@ class Library:
 
 def create(app: Flask) -> Library:
     """The library at LIBRARY_PATH (relative to the current directory); nothing is opened yet."""
-    return Library(os.path.abspath(app.config["LIBRARY_PATH"]))
+    return Library(os.path.abspath(app.config["LIBRARY_PATH"]), demo=bool(app.config["DEMO"]))

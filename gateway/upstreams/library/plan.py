@@ -39,7 +39,7 @@ class Plan:
     method: str
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
-    # ordering: a key of search.ORDERS
+    # ordering: a key of query.ORDERS
     sort: str = "date-posted-desc"
     # the set whose own method this is (kind, id), with its not-found error
     set: tuple[str, str] | None = None

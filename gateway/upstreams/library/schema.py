@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 
-VERSION = 1
+# 2: the files of local photos, the demo's photos, no tags_photo.
+VERSION = 2
 
 DDL = """
 CREATE TABLE IF NOT EXISTS photos (
@@ -57,12 +58,16 @@ CREATE INDEX IF NOT EXISTS photos_dateupload ON photos(dateupload);
 CREATE INDEX IF NOT EXISTS photos_datetaken ON photos(datetaken);
 CREATE INDEX IF NOT EXISTS photos_views ON photos(views);
 
+-- Each serves its sort both ways: descending walks it backwards (NULL, the
+-- least, comes last); ascending walks the known values forwards, then takes
+-- the unknown ones (query.py, UNKNOWN_LAST).
+
 CREATE TABLE IF NOT EXISTS tags (
     tag TEXT NOT NULL,                  -- lower case
     photo INTEGER NOT NULL REFERENCES photos(pk),
     PRIMARY KEY (tag, photo)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tags_photo ON tags(photo);
+-- No index on photo: a photo's rows are found from its own tags (store.tag_rows).
 
 -- kind: group | photoset | gallery | favorites. position keeps album and
 -- gallery order ((page-1)*per_page + index in the recorded page); added is
@@ -94,6 +99,23 @@ CREATE TABLE IF NOT EXISTS sets (
     PRIMARY KEY (kind, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sets_owner ON sets(owner);
+
+-- The image files of local photos (`library add-folder`): every path where a
+-- photo's content was found, with the size and mtime it had then, so that a
+-- re-run reads only new or changed files and the image route serves only a
+-- file that still holds the content the photo's id was made from. A local
+-- photo without a file (the demo, `library synth`) is drawn.
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    photo INTEGER NOT NULL REFERENCES photos(pk),
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS files_photo ON files(photo);
+
+-- The demo's photos (made on the first request to an empty library, GATEWAY_DEMO),
+-- so that the first command filling the library with photos of its own removes them.
+CREATE TABLE IF NOT EXISTS demo (photo INTEGER PRIMARY KEY);
 
 -- text= searches title, description and tags; external content, so the
 -- text is stored once (in photos).
@@ -137,7 +159,8 @@ END;
 
 
 def create(conn: sqlite3.Connection) -> None:
-    """Create the schema if the file is new; refuse a library written by a newer gateway."""
+    """Create the schema if the file is new, add what an older file lacks (every statement is
+    IF NOT EXISTS); refuse a library written by a newer gateway."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > VERSION:
         raise RuntimeError(f"library schema version {version} is newer than this gateway's ({VERSION})")

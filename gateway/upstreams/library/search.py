@@ -83,39 +83,12 @@ from types import MappingProxyType
 
 from ...errors import FlickrError
 from ...model import Page
-from .plan import Box, Plan
-from .store import EARTH_RADIUS_KM, ids_in, photo_from_row
+from . import places
+from .plan import Plan
+from .query import Query
+from .store import ids_in, photo_from_row
 
-ORDERS = {
-    "date-posted-desc": "p.dateupload DESC, p.pk DESC",
-    "date-posted-asc": "p.dateupload ASC NULLS LAST, p.pk ASC",
-    "date-taken-desc": "p.datetaken DESC, p.pk DESC",
-    "date-taken-asc": "p.datetaken ASC NULLS LAST, p.pk ASC",
-    "interestingness-desc": "p.views DESC, p.pk DESC",
-    "interestingness-asc": "p.views ASC NULLS LAST, p.pk ASC",
-    "relevance": "t.rank, p.dateupload DESC, p.pk DESC",
-    "distance": "distance_km(p.latitude, p.longitude, :lat, :lon), p.dateupload DESC, p.pk DESC",
-    "position": "m.position ASC NULLS LAST, p.pk ASC",
-    "added": "m.added DESC, m.position ASC NULLS LAST, p.pk DESC",
-}
 PHOTOSET_INFO = ("id", "primary", "owner", "ownername", "title")
-
-
-class Query:
-    """FROM photos p + joins + WHERE conditions, with named parameters."""
-
-    def __init__(self) -> None:
-        self.joins: list[str] = []
-        self.where: list[str] = []
-        self.params: dict[str, object] = {}
-
-    def bind(self, value: object) -> str:
-        name = f"v{len(self.params)}"
-        self.params[name] = value
-        return f":{name}"
-
-    def sql(self) -> str:
-        return f"FROM photos p {' '.join(self.joins)} WHERE {' AND '.join(self.where) or '1'}"
 
 
 def wrapper(plan: Plan) -> str:
@@ -157,24 +130,20 @@ def find(conn: sqlite3.Connection, plan: Plan) -> Page:
     if plan.group:
         if set_row(conn, "group", {plan.group}) is None:
             raise FlickrError(4, "You don't have permission to view this pool")
-        q.where.append(f"p.pk IN (SELECT photo FROM memberships WHERE kind = 'group' "
-                       f"AND set_id = {q.bind(plan.group)})")
+        group = q.bind(plan.group)
+        q.add_set(f"SELECT photo AS pk FROM memberships WHERE kind = 'group' AND set_id = {group}",
+                  f"EXISTS (SELECT 1 FROM memberships WHERE kind = 'group' AND set_id = {group} AND photo = p.pk)")
     _tags(q, plan)
     _text(q, plan)
     _geo(q, plan)
     _filters(q, plan)
 
-    total = conn.execute(f"SELECT count(*) {q.sql()}", q.params).fetchone()[0]
+    total = q.count(conn)
     offset = (plan.page - 1) * plan.per_page
     if offset >= total:
         return empty(plan, total, info)
-    if plan.sort == "distance":
-        q.params.update(lat=plan.near[0], lon=plan.near[1])
     members = "m.attrs" if plan.set else "NULL"
-    rows = conn.execute(
-        f"SELECT p.*, {members} AS membership {q.sql()} ORDER BY {ORDERS[plan.sort]} LIMIT :limit OFFSET :offset",
-        {**q.params, "limit": plan.per_page, "offset": offset},
-    )
+    rows = q.page(conn, f"p.*, {members} AS membership", plan.sort, plan.per_page, offset, total)
     photos = tuple(photo_from_row(r, json.loads(r["membership"]) if r["membership"] else None) for r in rows)
     return Page(photos, plan.page, math.ceil(total / plan.per_page), plan.per_page, total, wrapper(plan),
                 MappingProxyType(info))
@@ -202,21 +171,30 @@ def set_row(conn: sqlite3.Connection, kind: str, ids: set[str]) -> sqlite3.Row |
 
 
 def _tags(q: Query, plan: Plan) -> None:
-    if plan.tags_any:
-        q.where.append(f"p.pk IN (SELECT photo FROM tags WHERE tag IN (SELECT value FROM json_each("
-                       f"{q.bind(ids_in(plan.tags_any))})))")
+    if len(plan.tags_any) == 1:
+        tag = q.bind(plan.tags_any[0])
+        q.add_set(f"SELECT photo AS pk FROM tags WHERE tag = {tag}",
+                  f"EXISTS (SELECT 1 FROM tags WHERE tag = {tag} AND photo = p.pk)")
+    elif plan.tags_any:
+        tags = f"(SELECT value FROM json_each({q.bind(ids_in(plan.tags_any))}))"
+        q.add_set(f"SELECT DISTINCT photo AS pk FROM tags WHERE tag IN {tags}",
+                  f"EXISTS (SELECT 1 FROM tags WHERE tag IN {tags} AND photo = p.pk)")
     for tag in plan.tags_all:
-        q.where.append(f"p.pk IN (SELECT photo FROM tags WHERE tag = {q.bind(tag)})")
+        bound = q.bind(tag)
+        q.add_set(f"SELECT photo AS pk FROM tags WHERE tag = {bound}",
+                  f"EXISTS (SELECT 1 FROM tags WHERE tag = {bound} AND photo = p.pk)")
     if plan.tags_not:
         q.where.append(f"p.pk NOT IN (SELECT photo FROM tags WHERE tag IN (SELECT value FROM json_each("
                        f"{q.bind(ids_in(plan.tags_not))})))")
 
 
 def _text(q: Query, plan: Plan) -> None:
-    if plan.text:
-        # A join rather than IN, so that relevance can order by the FTS rank.
+    if plan.text and plan.sort == "relevance":
+        # A join, so that the page can be ordered by the FTS rank.
         q.joins.append(f"JOIN (SELECT rowid AS pk, rank FROM photos_fts WHERE photos_fts MATCH "
                        f"{q.bind(' '.join(plan.text))}) t ON t.pk = p.pk")
+    elif plan.text:
+        q.add_set(f"SELECT rowid AS pk FROM photos_fts WHERE photos_fts MATCH {q.bind(' '.join(plan.text))}")
     if plan.text_not:
         q.where.append(f"p.pk NOT IN (SELECT rowid FROM photos_fts WHERE photos_fts MATCH "
                        f"{q.bind(' OR '.join(plan.text_not))})")
@@ -224,42 +202,11 @@ def _text(q: Query, plan: Plan) -> None:
 
 def _geo(q: Query, plan: Plan) -> None:
     if plan.boxes:
-        q.where.append(_in_boxes(q, plan.boxes))
+        places.in_boxes(q, plan.boxes)
     if plan.near:
-        lat, lon, radius = plan.near
-        q.where.append(_in_boxes(q, around(lat, lon, radius)))
-        q.where.append(f"distance_km(p.latitude, p.longitude, {q.bind(lat)}, {q.bind(lon)}) <= {q.bind(radius)}")
+        places.near(q, *plan.near)
     if plan.has_geo is not None:
         q.where.append(f"p.geotagged = {int(plan.has_geo)}")
-
-
-def _in_boxes(q: Query, boxes: tuple[Box, ...]) -> str:
-    """Geotagged photos inside any of the boxes: R*Tree candidates, then exact coordinates."""
-    parts = []
-    for west, south, east, north in boxes:
-        w, s, e, n = (q.bind(v) for v in (west, south, east, north))
-        parts.append(
-            f"(p.pk IN (SELECT pk FROM photos_geo WHERE max_lon >= {w} AND min_lon <= {e} "
-            f"AND max_lat >= {s} AND min_lat <= {n}) "
-            f"AND p.longitude BETWEEN {w} AND {e} AND p.latitude BETWEEN {s} AND {n})"
-        )
-    return f"({' OR '.join(parts)})"
-
-
-def around(lat: float, lon: float, radius_km: float) -> tuple[Box, ...]:
-    """The boxes that hold the circle of radius_km around lat,lon (split at the antimeridian)."""
-    angle = radius_km / EARTH_RADIUS_KM
-    dlat = math.degrees(angle)
-    south, north = lat - dlat, lat + dlat
-    if south <= -90 or north >= 90 or angle >= math.pi / 2:
-        return ((-180.0, max(south, -90.0), 180.0, min(north, 90.0)),)  # a pole is inside: every longitude
-    dlon = math.degrees(math.asin(min(1.0, math.sin(angle) / math.cos(math.radians(lat)))))
-    west, east = lon - dlon, lon + dlon
-    if west < -180:
-        return (west + 360, south, 180.0, north), (-180.0, south, east, north)
-    if east > 180:
-        return (west, south, 180.0, north), (-180.0, south, east - 360, north)
-    return ((west, south, east, north),)
 
 
 def _filters(q: Query, plan: Plan) -> None:

@@ -40,6 +40,7 @@ COLUMNS = (*_SCALARS, *sorted(_LISTS), "geotagged", *sorted(_JSON))
 _UNKNOWN = {f.name: f.default for f in fields(Photo) if f.default is not MISSING}
 
 EARTH_RADIUS_KM = 6371.0088
+MMAP_SIZE = 2**30
 
 
 def dumps(value: object) -> str:
@@ -89,6 +90,10 @@ class Store:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode, much faster imports
+            # Read through the OS page cache without a copy per page: a third off every query
+            # that visits many rows (a million photos make a file of about 700 MB).
+            conn.execute(f"PRAGMA mmap_size = {MMAP_SIZE}")
+            conn.execute("PRAGMA cache_size = -32768")  # KiB: 32 MB a connection, for the pages not mapped
             conn.create_function("distance_km", 4, distance_km, deterministic=True)
             schema.create(conn)
         except BaseException:
@@ -202,13 +207,27 @@ def write_photos(conn: sqlite3.Connection, photos: Sequence[Photo]) -> dict[str,
     changed = [p for p in result.values() if known.get(p.id) != p]
     conn.executemany(_UPSERT, [_row_values(p) for p in changed])
     pks = dict(conn.execute(f"SELECT id, pk FROM photos WHERE {in_ids}", (ids_in(ids),)).fetchall())
-    changed_pks = [(pks[p.id],) for p in changed]
-    conn.executemany("DELETE FROM tags WHERE photo = ?", changed_pks)
-    conn.executemany(
-        "INSERT OR IGNORE INTO tags (tag, photo) VALUES (?, ?)",
-        [(tag.lower(), pks[p.id]) for p in changed for tag in {*p.tags, *p.machine_tags}],
-    )
+    conn.executemany("DELETE FROM tags WHERE tag = ? AND photo = ?",
+                     [row for p in changed if p.id in known for row in tag_rows(known[p.id], pks[p.id])])
+    conn.executemany("INSERT OR IGNORE INTO tags (tag, photo) VALUES (?, ?)",
+                     [row for p in changed for row in tag_rows(p, pks[p.id])])
     return pks
+
+
+def tag_rows(photo: Photo, pk: int) -> set[tuple[str, int]]:
+    """The photo's rows in `tags`. A photo's rows are found from its tags, by the table's
+    key (tag, photo): no second index on photo to build and keep (5 s and 70 MB a million)."""
+    return {(tag.lower(), pk) for tag in (*photo.tags, *photo.machine_tags)}
+
+
+def delete_photos(conn: sqlite3.Connection, pks: Iterable[int]) -> None:
+    """Remove photos with everything that points at them (the FTS and R*Tree rows go by trigger)."""
+    pks = list(pks)
+    found = conn.execute("SELECT * FROM photos WHERE pk IN (SELECT value FROM json_each(?))", (ids_in(pks),))
+    conn.executemany("DELETE FROM tags WHERE tag = ? AND photo = ?",
+                     [row for r in found for row in tag_rows(photo_from_row(r), r["pk"])])
+    for table, column in (("memberships", "photo"), ("files", "photo"), ("demo", "photo"), ("photos", "pk")):
+        conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(pk,) for pk in pks])
 
 
 def write_set(conn: sqlite3.Connection, kind: str, set_id: str, owner: str = "", ownername: str = "",

@@ -1,0 +1,223 @@
+"""`library add-folder`: the JPEG and PNG files of a folder as local photos, and
+their files found again for the image route (local_source).
+
+A photo's id is made from its content (local_id: the first 15 hex digits of
+its SHA-256 as a number, so ids are numeric like Flickr's, stay the same when
+the library is rebuilt, and never collide in practice: 60 bits). Every path is
+recorded with its size and mtime (table `files`):
+
+    path known, same size and mtime        → unchanged, not even read
+    content already in the library         → the path is recorded beside the others (a duplicate)
+    new content at a new path              → added
+    new content at a known path            → added, and the old photo replaces: its group and album
+                                             memberships move over; it goes once no file holds it
+    not a JPEG/PNG Pillow can decode       → skipped, with the reason
+
+Owners and groups are named on the command line and get ids shaped like
+Flickr's NSIDs with an `@L00` suffix (L for local), which no Flickr account has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ...model import LOCAL, Photo
+from . import exif, store
+from .arguments import normal_tag
+
+SUFFIXES = {".jpg", ".jpeg", ".png"}
+BATCH = 100  # files a transaction: an interrupted run keeps what it had done
+
+
+def local_id(digest: str) -> str:
+    """A photo id from the SHA-256 (hex) of its content: numeric, like Flickr's."""
+    return str(int(digest[:15], 16) or 1)
+
+
+def local_nsid(name: str, kind: str = "person") -> str:
+    """An NSID-like id for an owner or a group named on the command line: "12345678@L00"."""
+    digest = hashlib.sha256(f"{kind}:{name.strip().lower()}".encode()).hexdigest()
+    return f"{int(digest[:12], 16) % 10**8:08d}@L00"
+
+
+def path_alias(name: str) -> str:
+    """The owner's name as Flickr's path alias, so that user_id=alice finds alice's photos."""
+    return re.sub(r"[^a-z0-9_-]+", "-", name.strip().lower()).strip("-")
+
+
+@dataclass
+class Report:
+    added: int = 0
+    replaced: int = 0
+    duplicates: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Found:
+    path: Path
+    size: int
+    mtime_ns: int
+    digest: str
+    info: exif.ImageInfo
+
+
+def image_files(folder: Path) -> Iterator[Path]:
+    """The JPEG and PNG files under `folder` (by name; their content is checked when read), sorted."""
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            if Path(name).suffix.lower() in SUFFIXES and not name.startswith("."):
+                yield Path(root, name)
+
+
+def add_folder(conn: sqlite3.Connection, folder: Path, owner: str, group: str | None = None,
+               on_skip: Callable[[Path, str], None] = lambda path, why: None) -> Report:
+    """Add the folder's new and changed image files to the library; see the module docstring."""
+    folder = folder.resolve()
+    known = {row[0]: (row[1], row[2], row[3]) for row in conn.execute("SELECT path, photo, size, mtime_ns FROM files")}
+    report = Report()
+    todo = []
+    for path in image_files(folder):
+        try:
+            st = path.stat()
+        except OSError as exc:
+            _skip(report, on_skip, path, f"cannot read it ({exc.strerror})")
+            continue
+        old = known.get(str(path))
+        if old is not None and old[1:] == (st.st_size, st.st_mtime_ns):
+            report.unchanged += 1
+        else:
+            todo.append(path)
+    who = _Owner(owner, local_nsid(owner), path_alias(owner), group)
+    # Reading is hashing and decoding, which release the GIL: one thread per core.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        found = pool.map(lambda p: _read(p, folder), todo)
+        batch: list[_Found] = []
+        for item in found:
+            if isinstance(item, tuple):
+                _skip(report, on_skip, *item)
+                continue
+            batch.append(item)
+            if len(batch) == BATCH:
+                _record(conn, batch, who, known, report)
+                batch = []
+        if batch:
+            _record(conn, batch, who, known, report)
+    return report
+
+
+@dataclass(frozen=True)
+class _Owner:
+    name: str
+    nsid: str
+    alias: str
+    group: str | None
+
+
+def _skip(report: Report, on_skip: Callable[[Path, str], None], path: Path, why: str) -> None:
+    report.skipped.append((path, why))
+    on_skip(path, why)
+
+
+def _read(path: Path, folder: Path) -> _Found | tuple[Path, str]:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+            st = os.fstat(f.fileno())  # the size and mtime of the bytes read, not of an earlier stat
+    except OSError as exc:
+        return path, f"cannot read it ({exc.strerror})"
+    try:
+        info = exif.read(data)
+    except exif.Unreadable as exc:
+        return path, str(exc)
+    # The folders between the added folder and the file are tags too: Rome/2019/x.jpg → rome, 2019.
+    folders = tuple(path.relative_to(folder).parts[:-1])
+    info = replace(info, keywords=(*info.keywords, *folders))
+    return _Found(path, st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest(), info)
+
+
+def _photo(found: _Found, who: _Owner, now: int) -> Photo:
+    info = found.info
+    tags = tuple(dict.fromkeys(t for t in (normal_tag(k) for k in info.keywords) if t))
+    taken, unknown = info.datetaken, 0
+    if not taken:  # Flickr's rule: the date taken of a photo that does not say is a guess, marked unknown
+        taken, unknown = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(found.mtime_ns // 10**9)), 1
+    return Photo(
+        id=local_id(found.digest), owner=who.nsid, secret=found.digest[15:25], server=LOCAL, title=info.title
+        or found.path.stem, description=info.description, ownername=who.name, pathalias=who.alias,
+        dateupload=now, lastupdate=now, datetaken=taken, datetakenunknown=unknown, license="0", tags=tags,
+        latitude=info.latitude, longitude=info.longitude, accuracy=info.accuracy, originalsecret=found.digest[15:25],
+        originalformat=info.format, o_width=info.width, o_height=info.height,
+    )
+
+
+def _record(conn: sqlite3.Connection, batch: list[_Found], who: _Owner, known: dict, report: Report) -> None:
+    now = int(time.time())
+    with store.transaction(conn):
+        if who.group:
+            store.write_set(conn, "group", local_nsid(who.group, "group"), title=who.group)
+        for found in batch:
+            photo_id, path = local_id(found.digest), str(found.path)
+            row = conn.execute("SELECT pk FROM photos WHERE id = ?", (photo_id,)).fetchone()
+            pk = row[0] if row else store.write_photos(conn, [_photo(found, who, now)])[photo_id]
+            elsewhere = row and conn.execute("SELECT 1 FROM files WHERE photo = ? AND path != ?", (pk, path)).fetchone()
+            old = known.get(path)
+            conn.execute("INSERT OR REPLACE INTO files (path, photo, size, mtime_ns) VALUES (?, ?, ?, ?)",
+                         (path, pk, found.size, found.mtime_ns))
+            known[path] = (pk, found.size, found.mtime_ns)
+            if who.group:
+                store.write_memberships(conn, "group", local_nsid(who.group, "group"), [(pk, None, now, {})])
+            if old is not None and old[0] != pk:
+                _replace(conn, old[0], pk)
+                report.replaced += 1
+            elif row is None:
+                report.added += 1
+            elif elsewhere:
+                report.duplicates += 1
+            else:
+                report.unchanged += 1  # the same content, touched
+
+
+def _replace(conn: sqlite3.Connection, old: int, new: int) -> None:
+    """The new content of a file takes the old photo's memberships; the old photo goes once no file holds it."""
+    conn.execute("""INSERT OR IGNORE INTO memberships (kind, set_id, photo, position, added, attrs)
+                    SELECT kind, set_id, ?, position, added, attrs FROM memberships WHERE photo = ?""", (new, old))
+    if conn.execute("SELECT 1 FROM files WHERE photo = ?", (old,)).fetchone() is None:
+        store.delete_photos(conn, [old])
+
+
+@dataclass(frozen=True)
+class LocalSource:
+    """A local photo and where its pixels come from: a file that still holds its content, or a drawing."""
+
+    photo: Photo
+    files: tuple[str, ...]  # every path recorded for it; none for a drawn photo (demo, synth)
+    file: Path | None  # the first of them whose size and mtime are still those recorded
+
+
+def local_source(conn: sqlite3.Connection, photo_id: str) -> LocalSource | None:
+    """The local photo with this id, None when there is none."""
+    row = conn.execute("SELECT * FROM photos WHERE id = ? AND server = ?", (photo_id, LOCAL)).fetchone()
+    if row is None:
+        return None
+    files = conn.execute("SELECT path, size, mtime_ns FROM files WHERE photo = ? ORDER BY path", (row["pk"],))
+    paths, current = [], None
+    for path, size, mtime_ns in files:
+        paths.append(path)
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if current is None and (st.st_size, st.st_mtime_ns) == (size, mtime_ns):
+            current = Path(path)
+    return LocalSource(store.photo_from_row(row), tuple(paths), current)
