@@ -135,6 +135,8 @@ def endpoint(path: str) -> str:
         return "ops"
     if path.startswith("/static/"):
         return "static"
+    if path.startswith("/images/"):
+        return "images"  # the local photos' images: limited like the API, counted apart
     if path in ("/", "/preview", "/download.kml"):
         return "page"
     return "other"
@@ -261,7 +263,7 @@ class Access:
     def _client_wait(self, environ: dict) -> float:
         """Seconds this client must wait (0: go ahead); probes, metrics and static files are never limited."""
         limit = self.extensions.get("gateway.client_limit")
-        if limit is None or endpoint(environ.get("PATH_INFO", "")) not in ("rest", "page", "other"):
+        if limit is None or endpoint(environ.get("PATH_INFO", "")) in ("ops", "static"):
             return 0.0
         try:
             return limit.wait(client_key(environ))
