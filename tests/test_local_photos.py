@@ -175,7 +175,7 @@ def test_atom_kml_geojson_and_json_point_at_the_gateway(loaded):
     for entry in atom.entries:
         enclosure = [link.href for link in entry.links if link.rel == "enclosure"]
         assert enclosure and enclosure[0].startswith("http://localhost/images/")
-        assert entry.link.startswith("http://localhost/images/")  # no flickr.com page: the large image
+        assert entry.link.startswith("http://localhost/photos/alice/")  # no flickr.com page: the gateway's
         assert 'src="http://localhost/images/' in entry.content[0].value
     kml = etree.fromstring(feed(client, "feed-kml"))
     icons = kml.findall(".//kml:Placemark//kml:Icon/kml:href", NS)

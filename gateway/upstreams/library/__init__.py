@@ -106,6 +106,18 @@ class Library:
         """Remove the selected photos (and the sets they leave empty); returns how many went."""
         return manage.remove(self.store.connection(), chosen)
 
+    def set_info(self, kind: str, set_id: str) -> manage.Set | None:
+        """One group, album or gallery with its photo count; None when unknown."""
+        return manage.set_info(self.store.connection(), kind, set_id)
+
+    def sets_of_photo(self, photo_id: str) -> list[manage.Set]:
+        """The groups, albums and galleries a photo is in (its page lists them)."""
+        return manage.sets_of_photo(self.store.connection(), photo_id)
+
+    def sets_of_owner(self, nsid: str) -> list[manage.Set]:
+        """An owner's albums and galleries, and the groups holding their photos (their page lists them)."""
+        return manage.sets_of_owner(self.store.connection(), nsid)
+
     def local_source(self, photo_id: str) -> LocalSource | None:
         """The local photo with this id and the file its image comes from (None for a drawn one)."""
         return folder.local_source(self.store.connection(), photo_id)

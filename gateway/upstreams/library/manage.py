@@ -136,3 +136,34 @@ def set_key(conn: sqlite3.Connection, kind: str, name: str) -> str:
     if len(rows) > 1:
         raise NotFound(f"{name!r} names several {several} ({', '.join(r[0] for r in rows)}): give the id")
     return rows[0][0]
+
+
+# ---------------------------------------------------------------- what the gateway's pages show
+
+_SET_COUNT = "(SELECT count(*) FROM memberships m WHERE m.kind = s.kind AND m.set_id = s.id)"
+
+
+def set_info(conn: sqlite3.Connection, kind: str, set_id: str) -> Set | None:
+    """One set with its photo count, None when the library does not know it."""
+    row = conn.execute(f"SELECT s.kind, s.id, s.title, s.owner, {_SET_COUNT} FROM sets s WHERE kind = ? AND id = ?",
+                       (kind, set_id)).fetchone()
+    return Set(*row) if row else None
+
+
+def sets_of_photo(conn: sqlite3.Connection, photo_id: str) -> list[Set]:
+    """The groups, albums and galleries a photo is in."""
+    rows = conn.execute(f"""SELECT s.kind, s.id, s.title, s.owner, {_SET_COUNT} FROM sets s
+                            JOIN memberships x ON x.kind = s.kind AND x.set_id = s.id
+                            JOIN photos p ON p.pk = x.photo
+                            WHERE p.id = ? AND s.kind != 'favorites' ORDER BY s.kind, s.title""", (photo_id,))
+    return [Set(*row) for row in rows]
+
+
+def sets_of_owner(conn: sqlite3.Connection, nsid: str) -> list[Set]:
+    """The albums and galleries an owner made, and the groups that hold their photos."""
+    rows = conn.execute(f"""SELECT s.kind, s.id, s.title, s.owner, {_SET_COUNT} FROM sets s
+                            WHERE (s.owner = ?1 AND s.kind IN ('photoset', 'gallery'))
+                               OR (s.kind = 'group' AND EXISTS (SELECT 1 FROM memberships x JOIN photos p
+                                   ON p.pk = x.photo WHERE x.kind = 'group' AND x.set_id = s.id AND p.owner = ?1))
+                            ORDER BY s.kind, s.title""", (nsid,))
+    return [Set(*row) for row in rows]

@@ -31,7 +31,7 @@ MEMBERSHIP_ATTRS = ("isprimary", "is_primary", "has_comment", "dateadded", "date
 # Photo fields stored in a column of the same name and type.
 _LISTS = {"tags", "machine_tags"}
 _JSON = {"sizes", "extra"}
-_SCALARS = tuple(f.name for f in fields(Photo) if f.name not in _LISTS | _JSON | {"comment"})
+_SCALARS = tuple(f.name for f in fields(Photo) if f.name not in _LISTS | _JSON | {"comment", "base"})
 _GEO = ("latitude", "longitude", "accuracy")
 COLUMNS = (*_SCALARS, *sorted(_LISTS), "geotagged", *sorted(_JSON))
 # A field holding its default says nothing: "views" defaults to None, so 0
