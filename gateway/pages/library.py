@@ -112,7 +112,7 @@ def photo_page(owner: str, photo_id: str) -> str:
             for tag in photo.tags]
     return render_template(
         "photo.html", photo=photo, image=shown, large=best_image(photo, DEFAULT_SIZE), original=image(photo, "o"),
-        description=Markup(sanitize(photo.description)), owner_href=profile_url(photo),
+        description=Markup(sanitize(photo.description, local=True)), owner_href=profile_url(photo),
         uploaded=_date(photo.dateupload), taken=photo.datetaken, taken_unknown=bool(photo.datetakenunknown),
         preview=Preview(photo.title, thumbs=(_thumb(photo),), map=world_map((photo,), {})) if photo.geotagged else None,
         sets=[_set_link(s) for s in library.sets_of_photo(photo.id)], tags=tags,
