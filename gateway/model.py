@@ -476,7 +476,6 @@ def rendition_size(width: int, height: int, suffix: str) -> tuple[int, int] | No
 
 # The gateway's own pages for what flickr.com does not know (gateway/pages/library.py), shaped
 # like flickr.com's: photos/{owner}/{id}/, people/{owner}/, groups/{id}/, albums/{id}/, galleries/{id}/.
-LOCAL_PAGES = ("photos", "people", "groups", "albums", "galleries")
 LOCAL_BUDDYICON = "static/buddyicon.gif"
 
 

@@ -142,15 +142,15 @@ def set_page(kind: str, set_id: str) -> str:
     info = library.set_info(set_kind, key)
     if info is None:
         abort(404)
-    page = _photos(library, method, {LOCAL_PAGES[method][1]: set_id})
+    arg = LOCAL_PAGES[method][1]
+    page = _photos(library, method, {arg: set_id})
     owner = None
     if info.owner:
         owner_photo = next((p for p in page.photos if p.owner == info.owner and p.server == LOCAL), None)
         if owner_photo is not None:
             owner = Link(owner_photo.author_name, profile_url(owner_photo))
     title = f"Photos from {noun} \u201c{info.title}\u201d" if info.title else f"Photos from {noun} {set_id}"
-    return _collection(title, page, method, LOCAL_PAGES[method][1], set_id, owner=owner,
-                       about=f"{LOCAL_PAGES[method][1]}={set_id}")
+    return _collection(title, page, method, arg, set_id, owner=owner, about=f"{arg}={set_id}")
 
 
 def _photos(library: Library, method: str, args: dict[str, str]) -> Page:
