@@ -32,6 +32,7 @@ from ..methods import LOCAL_PAGES
 from ..model import LICENSES, LOCAL, Page, Photo, best_image, image, local_page_url, photo_page_url, profile_url
 from ..upstreams.library import Library
 from ..upstreams.library.importer import gallery_key
+from ..upstreams.library.manage import Set
 from . import Preview, _thumb, form, security_headers
 from .worldmap import world_map
 
@@ -56,7 +57,7 @@ def init_app(app: Flask) -> None:
 class Link:
     label: str
     href: str
-    note: str = ""
+    note: str = ""  # shown beside it; a feed's content type
 
 
 def _library() -> Library:
@@ -90,7 +91,7 @@ def _page_number() -> int:
         return 1
 
 
-def _set_link(s) -> Link:
+def _set_link(s: Set) -> Link:
     noun = SET_PAGES[PAGE_OF_SET[s.kind]][1]
     return Link(s.title or f"{noun} {s.id}", local_page_url(_base(), PAGE_OF_SET[s.kind], s.id),
                 f"{noun}, {s.photos} photo{'' if s.photos == 1 else 's'}")
