@@ -1,5 +1,5 @@
 """`library list` and `library remove`: what the library holds, by the ids a feed asks
-for, and taking photos out again.
+for, and taking photos out again; and the sets the gateway's pages of local photos list.
 
 Every write goes through store's write functions (store.remove_photos,
 store.forget_files), in one transaction a command.
@@ -91,7 +91,7 @@ def select(conn: sqlite3.Connection, photos: tuple[str, ...] = (), owners: tuple
         chosen.pks.update(r[0] for r in conn.execute(
             "SELECT photo FROM memberships WHERE kind = ? AND set_id = ?", (kind, set_id)))
     for folder in folders:
-        prefix = os.path.join(os.path.abspath(folder), "")
+        prefix = os.path.join(Path(folder).resolve(), "")  # as add-folder recorded it (folder.add_folder)
         found = [r[0] for r in conn.execute("SELECT path FROM files WHERE substr(path, 1, ?) = ?",
                                             (len(prefix), prefix))]
         if not found:
