@@ -168,8 +168,11 @@ def synth_command(count: int, seed: int) -> None:
 
 @library_cli.command("list")
 def list_command() -> None:
-    """List the owners, groups, albums, galleries and favorites lists, with the id a feed
-    asks for (user_id, group_id, photoset_id, gallery_id) and how many photos each holds."""
+    """List owners, groups, albums and galleries: their feed ids and photo counts.
+
+    Each under the argument a feed names it by (user_id, group_id,
+    photoset_id, gallery_id) and the method that lists its photos.
+    """
     with _library() as library:
         owners, sets = library.owners(), library.sets()
     click.echo(f"owners ({len(owners)}): user_id for flickr.people.getPublicPhotos, flickr.photos.search")
@@ -197,8 +200,9 @@ def list_command() -> None:
               help="The photos added from this folder (the folder may be gone).")
 @click.option("--dry-run", is_flag=True, help="Say what would be removed, and remove nothing.")
 def remove_command(photos, owners, groups, albums, galleries, folders, dry_run: bool) -> None:
-    """Remove photos from the library: by photo, owner, group, album, gallery or folder
-    (each may be repeated; the photos named by any of them go).
+    """Remove photos by photo, owner, group, album, gallery or folder.
+
+    Each option may be repeated; the photos named by any of them go.
 
     A group, album or gallery left without photos goes too. The image files
     themselves are never touched; `add-folder` on their folder adds them again.
