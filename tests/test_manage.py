@@ -184,3 +184,11 @@ def test_a_set_file_with_its_call_says_nothing_more(make_app, tmp_path):
     plain = tmp_path / "search.xml"
     plain.write_bytes(flickr_xml([{k: v for k, v in p.items() if k != "dateadded"} for p in POOL]))
     assert "its photos were imported" not in cli(app, "import", str(plain)).output
+
+
+def test_an_owner_name_without_a_path_alias_prints_only_the_nsid(make_app, pics):
+    app = make_app()
+    result = cli(app, "add-folder", str(pics), "--owner", "山田")
+    assert f"owner 山田: 4 photos of this folder; user_id={local_nsid('山田')}\n" in result.output
+    assert "user_id=)" not in result.output and "(or user_id=" not in result.output
+    assert feed(app, method="flickr.people.getPublicPhotos", user_id=local_nsid("山田"))["photos"]["total"] == 4
