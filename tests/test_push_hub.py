@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 
 import feedparser
@@ -104,7 +105,8 @@ def test_private_callbacks_are_refused_unless_allowed(tmp_path, callback, monkey
     assert outbound.request("GET", url + "?hub.challenge=x", allow_private=True).body == b"x"
 
 
-def test_subscribe_verify_deliver_signed_fat_ping(app, callback, tmp_path):
+def test_subscribe_verify_deliver_signed_fat_ping(app, callback, tmp_path, caplog):
+    caplog.set_level("INFO", logger="gateway.push")
     library_import(app, tmp_path, "old.xml", [1, 2])
     r = subscribe(app, callback, **{"hub.secret": "s3cret", "hub.lease_seconds": "7200"})
     assert r.status_code == 202
@@ -122,6 +124,11 @@ def test_subscribe_verify_deliver_signed_fat_ping(app, callback, tmp_path):
     assert post.headers["X-Hub-Signature"] == f"sha256={expected}"
     library_import(app, tmp_path, "again.xml", [3, 4, 1])  # nothing new: nothing sent
     assert len(callback.posts()) == 1
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "gateway.push"]
+    (delivery,) = [line for line in lines if line["event"] == "delivery"]
+    assert delivery["callback_host"] == "127.0.0.1" and delivery["outcome"] == "ok" and delivery["photos"] == 2
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("gateway")]
+    assert ours and not any("s3cret" in m or "/cb" in m for m in ours)
 
 
 def test_an_answer_that_does_not_echo_leaves_nothing_subscribed(app, callback, tmp_path):
@@ -257,3 +264,26 @@ def test_discovery_links_on_every_feed(app):
         again = client.get(f"/services/rest/?format={fmt}&tags=sunset&page=1&method=flickr.photos.search")
         assert again.headers["Link"] == r.headers["Link"]  # a cached answer carries it too
     assert "Link" not in client.get("/services/rest/?format=rest&tags=sunset&method=flickr.photos.search").headers
+
+
+def test_the_builder_page_says_how_to_subscribe_by_push(app):
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert "WebSub" in page and "http://localhost/push/hub" in page and "hub.callback" in page
+
+
+def test_metrics_count_verifications_and_deliveries(app, callback, tmp_path):
+    from prometheus_client import REGISTRY
+
+    def value(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0
+
+    verified, ok = value("gateway_push_verifications_total", mode="subscribe", outcome="verified"), \
+        value("gateway_push_deliveries_total", outcome="ok")
+    subscribe(app, callback)
+    library_import(app, tmp_path, "a.xml", [1])
+    assert value("gateway_push_verifications_total", mode="subscribe", outcome="verified") == verified + 1
+    assert value("gateway_push_deliveries_total", outcome="ok") == ok + 1
+    jobs.sweep_now(get(app))
+    assert value("gateway_push_subscriptions") == 1
+    metrics_text = app.test_client().get("/metrics").get_data(as_text=True)
+    assert "gateway_push_delivery_delay_seconds_bucket" in metrics_text

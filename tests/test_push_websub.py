@@ -10,6 +10,7 @@ subscribes with a secret, verifies, and checks every delivery's signature.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -52,6 +53,8 @@ class Gateway:
         self.tmp = tmp
         self.port = free_port()
         self.cert, self.key = tmp / "cert.pem", tmp / "key.pem"
+        if shutil.which("openssl") is None:
+            pytest.fail("openssl is not installed: scripts/test installs it")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
                         "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(self.key),
                         "-out", str(self.cert)], check=True, capture_output=True)
