@@ -113,3 +113,10 @@ def test_subscriptions(kind, tmp_path, request):
     assert [d["id"] for d in subs.for_watch("w1")] == ["s1"]
     assert sorted(d["id"] for d in subs.all()) == ["s1", "s2"]
     assert subs.delete("s1") and not subs.delete("s1") and subs.get("s1") is None
+
+
+def test_kept_watches(log):
+    log.keep("w1", 5)
+    log.keep("w2", 0.001)
+    time.sleep(0.05)
+    assert log.kept() == ["w1"]

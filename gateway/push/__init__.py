@@ -97,8 +97,10 @@ class Push:
         return self._tasks
 
     def watched(self) -> list[str]:
-        """The watches that have subscribers (the ones checked and polled)."""
-        return sorted({sub["watch"] for sub in self.subs.all()})
+        """The watches checked and polled: those with subscribers, and those kept (live streams)."""
+        if not self.redis_url and self._log is None and not os.path.exists(self.app.config["PUSH_PATH"]):
+            return []  # nothing was ever subscribed here: a library command need not make the file
+        return sorted({sub["watch"] for sub in self.subs.all()} | set(self.log.kept()))
 
     def close(self) -> None:
         if self._log is not None:

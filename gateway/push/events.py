@@ -26,6 +26,14 @@ Interface (both backends, EventLog below):
     log.head(watch) -> position                the newest event's id (START if none)
     log.wait({watch: position}, timeout)       block until one of the watches has events
                                                after its position (or timeout): [Event]
+    log.keep(watch, seconds)                   check and poll the watch for that long even
+                                               without subscribers (live streams: renew while
+                                               open); push.watched() includes it
+
+A live stream (issue 14) registers its call's watch (register, and prime
+through gateway.push.work.ensure_watch), calls keep() while it has readers,
+and reads after()/wait() from its Last-Event-ID; it never writes events:
+checks (library changes, Flickr polls) do, for every watched call.
 
 Backends: SQLite beside the library by default (sqlite.py: one process or
 host; a reader in another process sees new events within POLL seconds), and
@@ -86,6 +94,10 @@ class EventLog(Protocol):
     # True for the one caller (of all processes and hosts) that may poll `watch` now; the
     # claim holds `seconds`.
     def claim(self, name: str, seconds: float) -> bool: ...
+    # A watch checked and polled for `seconds` more without subscribers (a live stream
+    # calls it while it has readers); kept() lists those.
+    def keep(self, watch: str, seconds: float) -> None: ...
+    def kept(self) -> list[str]: ...
     def close(self) -> None: ...
 
 

@@ -150,6 +150,13 @@ class RedisLog:
     def claim(self, name: str, seconds: float) -> bool:
         return bool(self.client.set(f"{P}claim:{name}", "1", nx=True, px=max(1, int(seconds * 1000))))
 
+    def keep(self, watch: str, seconds: float) -> None:
+        self.client.set(f"{P}claim:keep:{watch}", "1", px=max(1, int(seconds * 1000)))
+
+    def kept(self) -> list[str]:
+        prefix = f"{P}claim:keep:"
+        return [_text(k)[len(prefix):] for k in self.client.scan_iter(match=prefix + "*", count=1000)]
+
     def close(self) -> None:
         self.client.close()
 

@@ -175,6 +175,16 @@ class SqliteLog:
             conn.execute("INSERT OR REPLACE INTO claims (name, until) VALUES (?, ?)", (name, now + seconds))
             return True
 
+    def keep(self, watch: str, seconds: float) -> None:
+        with self.state.write() as conn:
+            conn.execute("INSERT OR REPLACE INTO claims (name, until) VALUES (?, ?)",
+                         (f"keep:{watch}", time.time() + seconds))
+
+    def kept(self) -> list[str]:
+        rows = self.state.connection().execute("SELECT name FROM claims WHERE name LIKE 'keep:%' AND until > ?",
+                                               (time.time(),))
+        return [r[0][len("keep:"):] for r in rows]
+
     def close(self) -> None:
         self.state.close()
 

@@ -82,11 +82,22 @@ def call_context(app: Flask, url: str) -> Iterator[api.Call]:
 
 def resolve(app: Flask, url: str, host: str | None = None) -> Topic:
     """The topic a URL names; TopicError with the reason when it is not a feed of this gateway (at `host`)."""
-    if host is not None and urlsplit(url).netloc.lower() != host.lower():
+    if host is not None and not _same_host(url, host):
         raise TopicError(f"hub.topic is not a feed of this gateway (its host is not {host})")
     with call_context(app, url) as call:
         return Topic(api._url(call.public_args()), watch_id(call.method.name, call.args), call.method.name,
                      dict(call.args), call.format_name)
+
+
+def _same_host(url: str, host: str) -> bool:
+    """Whether the URL's host and port are `host` (a Host header), default ports being equal to none."""
+    parts = urlsplit(url)
+    try:
+        theirs = urlsplit(f"//{host}")
+        default = 443 if parts.scheme == "https" else 80
+        return (parts.hostname, parts.port or default) == (theirs.hostname, theirs.port or default)
+    except ValueError:
+        return False
 
 
 def photo_json(page: Page) -> list[dict[str, Any]]:
