@@ -41,14 +41,15 @@ LOCKED_RETRY = 2  # seconds: a delivery that found another of the same subscript
 
 
 def make_huey(app) -> MemoryHuey | RedisHuey | SqliteHuey:
+    # results=False: nobody reads a job's return value, and kept results would pile up in the storage.
     if app.config.get("PUSH_IMMEDIATE"):
-        return MemoryHuey("gateway-push", immediate=True)
+        return MemoryHuey("gateway-push", immediate=True, results=False)
     url = app.config["CACHE_URL"]
     if urlparse(url).scheme in ("redis", "rediss", "unix"):
-        return RedisHuey("gateway-push", url=url)
+        return RedisHuey("gateway-push", url=url, results=False)
     path = Path(app.config["PUSH_PATH"]).absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("gateway-push", filename=str(path.with_name(path.stem + "-jobs.sqlite")))
+    return SqliteHuey("gateway-push", filename=str(path.with_name(path.stem + "-jobs.sqlite")), results=False)
 
 
 def poll_interval(app, watches: int) -> float:
