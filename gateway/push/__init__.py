@@ -43,6 +43,7 @@ class Push:
         self._subs: Any = None
         self._huey: Any = None
         self._tasks: Any = None
+        self.documents: dict[tuple[str, str], Any] = {}  # work._full_document's renders
 
     @property
     def redis_url(self) -> str | None:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("gateway.push")
 WATCH_COUNT = 100  # the newest photos of a watch looked at per check or poll
 BATCH = 100  # the most entries one fat ping holds; the rest follow at once
+DOCUMENTS = 256  # full documents (KML, GeoJSON) a consumer keeps, by topic and watch state
 ATTEMPTS = 8  # deliveries tried before a subscription is ended (retry delay doubling: 255 x the first delay)
 
 
@@ -173,7 +174,7 @@ def deliver(push: Push, sub_id: str, retry: bool = False) -> bool:
     full = sub["format"] in topics.FULL_FORMATS
     events = []
     if full:
-        document = topics.render(push.app, sub["canonical"])
+        document = _full_document(push, sub)
         if document.digest == sub.get("digest"):
             return False
     else:
@@ -223,6 +224,21 @@ def deliver(push: Push, sub_id: str, retry: bool = False) -> bool:
     metrics.PUSH_DELIVERIES.labels("failed").inc()
     _log_line("delivery", sub["callback"], outcome="failed", why=why, retry_in=delay, **line)
     return False
+
+
+def _full_document(push: Push, sub: dict) -> topics.Document:
+    """The topic's whole current document, rendered once per state of its watch (all the topic's
+    subscribers are delivered after the same check: one upstream call for all of them, not one each)."""
+    info = push.log.watch(sub["watch"]) or {}
+    key = (sub["canonical"], info.get("state", ""))
+    document = push.documents.get(key)
+    if document is None:
+        document = topics.render(push.app, sub["canonical"])
+        if key[1]:
+            while len(push.documents) >= DOCUMENTS:
+                push.documents.pop(next(iter(push.documents)))
+            push.documents[key] = document
+    return document
 
 
 def _log_line(event: str, callback: str, **fields: Any) -> None:
