@@ -45,6 +45,7 @@ CONTROL = {"method", "format", "nojsoncallback", "jsoncallback", "size"}
 CREDENTIALS = {"api_key", "api_sig", "auth_token", "perms", "frob"}
 # Arguments that fix the area of a call, so a network link must not add Google Earth's bbox.
 FIXED_AREA = {"bbox", "lat", "lon", "woe_id", "place_id"}
+HUB_PATH = "/push/hub"  # the WebSub hub (gateway/push/hub.py)
 BAD_ARGUMENT = 3  # the code the gateway uses for a malformed argument of its own (size, jsoncallback)
 
 
@@ -241,7 +242,13 @@ def feed_context(call: Call, page: Page) -> FeedContext:
         page_urls=page_urls,
         kml_url=_url({**public, "format": "feed-kml"}),  # same call; Google Earth appends &bbox=…
         view_bbox=call.method.takes_bbox and not FIXED_AREA & call.args.keys(),
+        hub_url=hub_url() if call.format.is_feed else "",
     )
+
+
+def hub_url() -> str:
+    """The WebSub hub of this gateway's feeds (gateway/push/hub.py), on the request's own origin."""
+    return request.url_root + HUB_PATH.lstrip("/")
 
 
 # ---------------------------------------------------------------- the endpoint
@@ -305,6 +312,9 @@ def render(call: Call, key: str) -> Entry:
     updated = feed_updated(page)  # the feed's own updated time, also for an empty page
     meta = {"etag": hashlib.sha1(body).hexdigest(), "updated": updated, "type": f"{content_type}; charset=utf-8",
             "modified": http_date(updated)}
+    if call.format.is_feed:
+        # WebSub discovery (SPEC 10): every feed is a topic named by its canonical self URL.
+        meta["link"] = f'<{hub_url()}>; rel="hub", <{_url(call.public_args())}>; rel="self"'
     entry = fetched.derive((body, gzip.compress(body, mtime=0)), meta)
     store.set(key, entry)
     return entry

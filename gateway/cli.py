@@ -13,6 +13,7 @@ from click.core import ParameterSource
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from . import push
 from .mirror import register_mirror
 from .model import Page
 from .upstreams.library import Library, Skipped, create
@@ -50,6 +51,8 @@ def _library(filling: bool = False) -> Iterator[Library]:
     finally:
         if library is not upstream:
             library.close()
+        if filling:  # the photos changed: subscribers hear of the new ones (gateway/push)
+            push.library_changed(current_app._get_current_object())
 
 
 @library_cli.command("import")
