@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import resource
 import shutil
+import sys
 import tempfile
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
@@ -69,6 +70,14 @@ def post_fork(server, worker):
     # Without Redis each worker keeps its own share of the Flickr budget
     # (gateway/limits.py): tell it how many workers share this host's.
     os.environ["WEB_CONCURRENCY"] = str(server.num_workers)
+
+
+def worker_exit(server, worker):
+    # The request metrics are added up in each worker and written once a second
+    # (gateway/metrics.py): the last second's are written before the worker goes.
+    metrics = sys.modules.get("gateway.metrics")
+    if metrics is not None:
+        metrics.BATCH.flush()
 
 
 def child_exit(server, worker):

@@ -117,7 +117,9 @@ class RedisBuckets:
     """Token buckets in Redis, shared by every process that uses the same Redis."""
 
     def __init__(self, url: str):
-        self.client = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
+        from .cache.shared import client  # one bounded pool of connections per process, as the cache's
+
+        self.client = client(url, REDIS_TIMEOUT)
         self._take = self.client.register_script(TAKE)
         self._down_until = 0.0
         self._lock = threading.Lock()
