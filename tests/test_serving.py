@@ -245,3 +245,37 @@ def test_the_app_under_gevent_keeps_its_locks_and_bounds(cache, tmp_path):
     if cache == "redis":
         assert 1 <= result["redis_connections"] <= MAX_CONNECTIONS
     assert result["requests_counted"] == 300
+
+
+# ---------------------------------------------------------------- trusted proxies and framing
+
+
+def test_proxy_hops_default_to_none(tmp_path):
+    from gateway import create_app
+
+    app = create_app({"LIBRARY_PATH": str(tmp_path / "lib.sqlite"), "DEMO": 1})
+    assert app.config["PROXY_HOPS"] == 0
+    response = app.test_client().get(FEED, headers={"X-Forwarded-Host": "evil.example",
+                                                    "X-Forwarded-Proto": "https"})
+    assert b'href="http://localhost/services/rest/?' in response.data and b"evil.example" not in response.data
+
+
+@pytest.mark.parametrize("proto, scheme", [("https", "https"), ("http", "http"), ("javascript", "http"),
+                                           ("data", "http"), ("HTTPS", "http"), ("https, javascript", "http")])
+def test_a_trusted_proxy_may_only_say_http_or_https(tmp_path, proto, scheme):
+    from gateway import create_app
+
+    app = create_app({"LIBRARY_PATH": str(tmp_path / "lib.sqlite"), "DEMO": 1, "PROXY_HOPS": 1})
+    response = app.test_client().get(FEED, headers={"X-Forwarded-Host": "feeds.example", "X-Forwarded-Proto": proto})
+    assert response.status_code == 200
+    assert f'href="{scheme}://feeds.example/services/rest/?'.encode() in response.data
+
+
+@pytest.mark.parametrize("path", ["/", "/?method=flickr.photos.search&tags=sunset", "/preview", "/no-such-page"])
+def test_html_answers_refuse_other_sites_frames(tmp_path, path):
+    from gateway import create_app
+
+    response = create_app({"LIBRARY_PATH": str(tmp_path / "lib.sqlite"), "DEMO": 1}).test_client().get(path)
+    assert response.mimetype == "text/html"
+    assert "frame-ancestors 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
