@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -71,8 +72,27 @@ def _wsgi_bytes(text: str) -> bytes:
         return text.encode("utf-8", "surrogatepass")
 
 
-def normalise_input(environ: dict) -> None:
-    """Percent-encode raw non-ASCII bytes in the query string and a form body.
+def _read_body(stream: Any, length: int, seconds: float) -> bytes | None:
+    """`length` bytes of the body, or None when they did not all arrive within `seconds`.
+
+    Under gevent a client that drips its body would otherwise hold its
+    greenlet for ever (the worker's header deadline is over by then); the
+    deadline is a gevent.Timeout, so it applies only in a gevent-patched
+    worker (threads have their own socket timeouts).
+    """
+    monkey = sys.modules.get("gevent.monkey")
+    if seconds <= 0 or monkey is None or not monkey.is_module_patched("socket"):
+        return stream.read(length)
+    import gevent
+
+    with gevent.Timeout(seconds, False):
+        return stream.read(length)
+    return None
+
+
+def normalise_input(environ: dict, body_seconds: float = 0) -> bool:
+    """Percent-encode raw non-ASCII bytes in the query string and a form body; False when the
+    form body did not arrive within `body_seconds` (0: no deadline).
 
     Werkzeug decodes %-escapes leniently (an invalid UTF-8 sequence stays as
     its "%FF" text) but raw bytes strictly: a raw 0xFF in QUERY_STRING raised
@@ -88,13 +108,16 @@ def normalise_input(environ: dict) -> None:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return
+            return True
         if 0 < length <= MAX_FORM:
-            body = environ["wsgi.input"].read(length)
+            body = _read_body(environ["wsgi.input"], length, body_seconds)
+            if body is None:
+                return False
             if not body.isascii():
                 body = _percent_encode(body)
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
+    return True
 
 
 # ---------------------------------------------------------------- the log line
@@ -180,6 +203,16 @@ def too_many_requests(wait: float, message: str) -> tuple[str, list[tuple[str, s
     ], body
 
 
+def too_slow(seconds: float) -> tuple[str, list[tuple[str, str]], bytes]:
+    """408 for a form body that did not arrive within GATEWAY_BODY_TIMEOUT; the connection is closed."""
+    message = f"Request body not received within {seconds:g} s"
+    body = error_rest(errors.BAD_URL, message)
+    return "408 Request Timeout", [
+        ("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body))), ("Connection", "close"),
+        ("X-FlickrErrCode", str(errors.BAD_URL)), ("X-FlickrErrMessage", errors.header_value(message)),
+    ], body
+
+
 def client_key(environ: dict) -> str:
     """Who a client is for its rate limit: its address; IPv6 by /64, the block one subscriber gets."""
     address = environ.get("REMOTE_ADDR", "")
@@ -197,9 +230,10 @@ def client_key(environ: dict) -> str:
 class Access:
     """WSGI middleware around FastHits and Flask; see the module docstring."""
 
-    def __init__(self, wsgi_app: Callable, extensions: dict):
+    def __init__(self, wsgi_app: Callable, extensions: dict, body_seconds: float = 0):
         self.wsgi_app = wsgi_app
         self.extensions = extensions  # looked up per request: tests swap parts after create_app
+        self.body_seconds = body_seconds  # GATEWAY_BODY_TIMEOUT
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -216,7 +250,10 @@ class Access:
             headers.append(("X-Request-ID", obs.request_id))
             return start_response(status, headers, exc_info)
 
-        normalise_input(environ)
+        if not normalise_input(environ, self.body_seconds):
+            status, headers, body = too_slow(self.body_seconds)
+            start(status, headers)
+            return _Logged([body], environ, obs, started)
         wait = self._client_wait(environ)
         if wait > 0:
             status, headers, body = too_many_requests(wait, self.extensions["gateway.client_limit"].message)
@@ -240,4 +277,4 @@ class Access:
 def install(app: Any) -> None:
     """Wrap the app (inside ProxyFix, outside FastHits) and give the access log somewhere to go."""
     accesslog.install()
-    app.wsgi_app = Access(app.wsgi_app, app.extensions)
+    app.wsgi_app = Access(app.wsgi_app, app.extensions, app.config["BODY_TIMEOUT"])

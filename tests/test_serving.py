@@ -162,6 +162,36 @@ def test_slow_clients_do_not_stop_the_service(kind, tmp_path):
         assert get(port, "/healthz")[0] == 200
 
 
+def test_a_dripped_form_body_gets_408_at_its_deadline(tmp_path):
+    """Past the header deadline, a POST body sent a byte a second would hold its greenlet for ever."""
+    with serving("Procfile", tmp_path, GATEWAY_BODY_TIMEOUT="2") as port:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            sock.sendall(b"POST /services/rest/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nmethod=")
+            started = time.monotonic()
+            answer = b""
+            for _ in range(20):
+                try:
+                    sock.sendall(b"a")
+                except OSError:
+                    break
+                sock.settimeout(1.0)
+                try:
+                    chunk = sock.recv(4096)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    break
+                answer += chunk
+            took = time.monotonic() - started
+        finally:
+            sock.close()
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"X-FlickrErrCode: 116" in answer
+        assert took < 8
+        assert get(port, "/healthz")[0] == 200
+
+
 def test_no_forwarded_header_is_trusted_by_default(tmp_path):
     """scripts/serve listens on every interface: without GATEWAY_PROXY_HOPS no client picks the host or
     scheme of the links, and gunicorn does not trust X-Forwarded-Proto from 127.0.0.1 either."""
