@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import accesslog, errors, metrics
-from .accesslog import CREDENTIALS, loggable_query  # noqa: F401 - the names other modules and tests use
 from .formats import FORMATS
 from .formats.rest import error_rest
 

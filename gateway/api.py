@@ -21,7 +21,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
 
 from . import cache, errors, metrics, upstreams, validation
-from .access import MAX_FORM, loggable_query, observation
+from .access import MAX_FORM, observation
+from .accesslog import loggable_query
 from .cache import cache_key, pages
 from .cache import http as hits
 from .cache.entry import Entry
