@@ -31,7 +31,10 @@ SETTINGS: tuple[Setting, ...] = (
             "most bytes each worker keeps in memory (the `memory://` cache, or hot entries of a shared one)"),
     Setting("CACHE_MAX_ENTRIES", 10000, "most entries each worker keeps in memory"),
     Setting("API_KEYS", "", "comma-separated keys clients must send as `api_key`; empty = open"),
-    Setting("PROXY_HOPS", 1, "how many proxies in front of the gateway to trust for X-Forwarded-*"),
+    Setting("PROXY_HOPS", 0, "how many proxies in front of the gateway to trust for X-Forwarded-*; "
+            "0 = none (clients reach gunicorn directly)"),
+    Setting("BODY_TIMEOUT", 10, "seconds a client gets to send a form POST's body once its headers are in "
+            "(gevent workers); a slower one gets 408"),
     Setting("IMAGE_CACHE", "instance/images", "where the images of local photos are kept once generated"),
     Setting("DEMO", 1, "`1`: an empty library gets a few hundred demo photos on the first request; `0`: never"),
     Setting("UPSTREAM_RATE", 3000,

@@ -35,11 +35,23 @@ return 0
 """
 
 
+# Connections one process opens to Redis. redis-py's default pool opens one per concurrent
+# caller without limit; under gevent that is one per client connection (thousands).
+MAX_CONNECTIONS = 32
+
+
+def client(url: str, timeout: float) -> redis.Redis:
+    """A Redis client with at most MAX_CONNECTIONS connections; a call waits up to `timeout` for a free
+    one (then fails like a hung Redis), and each socket operation up to `timeout`."""
+    pool = redis.BlockingConnectionPool.from_url(url, max_connections=MAX_CONNECTIONS, timeout=timeout,
+                                                 socket_timeout=timeout, socket_connect_timeout=timeout)
+    return redis.Redis(connection_pool=pool)
+
+
 class RedisBackend:
     def __init__(self, url: str):
         self.url = url
-        self.client = redis.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT,
-                                           socket_connect_timeout=SOCKET_TIMEOUT)
+        self.client = client(url, SOCKET_TIMEOUT)
         self._release = self.client.register_script(RELEASE)
         self._down_until = 0.0
         self._state = threading.Lock()
