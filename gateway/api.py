@@ -47,6 +47,7 @@ CREDENTIALS = {"api_key", "api_sig", "auth_token", "perms", "frob"}
 # Arguments that fix the area of a call, so a network link must not add Google Earth's bbox.
 FIXED_AREA = {"bbox", "lat", "lon", "woe_id", "place_id"}
 HUB_PATH = "/push/hub"  # the WebSub hub (gateway/push/hub.py)
+STREAM_PATH = "/services/stream/"  # live streams (gateway/live/stream.py)
 BAD_ARGUMENT = 3  # the code the gateway uses for a malformed argument of its own (size, jsoncallback)
 
 
@@ -247,6 +248,13 @@ def feed_context(call: Call, page: Page) -> FeedContext:
     )
 
 
+def stream_url(args: Mapping[str, str]) -> str:
+    """The live stream of a call (gateway/live): its public arguments less format, size and paging,
+    on the request's own origin; never the caller's credentials (the answer is shared by the cache)."""
+    keep = {k: v for k, v in args.items() if k not in ("format", "size", "page", "per_page", "nojsoncallback")}
+    return f"{request.url_root}{STREAM_PATH.lstrip('/')}?{urlencode(keep, safe='@,', quote_via=quote)}"
+
+
 def hub_url() -> str:
     """The WebSub hub of this gateway's feeds (gateway/push/hub.py), on the request's own origin."""
     return request.url_root + HUB_PATH.lstrip("/")
@@ -313,9 +321,12 @@ def render(call: Call, key: str) -> Entry:
     updated = feed_updated(page)  # the feed's own updated time, also for an empty page
     meta = {"etag": hashlib.sha1(body).hexdigest(), "updated": updated, "type": f"{content_type}; charset=utf-8",
             "modified": http_date(updated)}
+    # The call's live stream (SPEC 11, gateway/live): every answer names it.
+    links = [f'<{stream_url(call.public_args())}>; rel="alternate"; type="text/event-stream"']
     if call.format.is_feed:
         # WebSub discovery (SPEC 10): every feed is a topic named by its canonical self URL.
-        meta["link"] = f'<{hub_url()}>; rel="hub", <{_url(call.public_args())}>; rel="self"'
+        links[:0] = [f'<{hub_url()}>; rel="hub"', f'<{_url(call.public_args())}>; rel="self"']
+    meta["link"] = ", ".join(links)
     entry = fetched.derive((body, gzip.compress(body, mtime=0)), meta)
     store.set(key, entry)
     return entry

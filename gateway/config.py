@@ -48,6 +48,11 @@ SETTINGS: tuple[Setting, ...] = (
             "(8 attempts: over 2 hours with the default)"),
     Setting("PUSH_ALLOW_PRIVATE", 0, "WebSub: `1` lets callbacks resolve to loopback, private or link-local "
             "addresses (tests, intranets); `0` refuses them"),
+    Setting("STREAM_MAX", 1000, "live streams (`/services/stream/`) one worker holds open; beyond it 503 with "
+            "`Retry-After`"),
+    Setting("STREAM_HEARTBEAT", 15, "seconds between two heartbeat comments of an idle live stream (proxies close "
+            "silent connections)"),
+    Setting("STREAM_RETRY", 5, "seconds a live stream's client waits before reconnecting (the stream's `retry:`)"),
     Setting("PUSH_PATH", "instance/push.sqlite", "WebSub and live streams without Redis: the event log and "
             "subscriptions (the job queue is `push-jobs.sqlite` beside it)"),
 )

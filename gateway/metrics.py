@@ -79,6 +79,12 @@ PUSH_POLL_STRETCH = Gauge("gateway_push_poll_stretch", "How much polls are stret
                           "interval over the cache time (1 = not stretched)", multiprocess_mode="mostrecent")
 PUSH_BUDGET_SHARE = Gauge("gateway_push_budget_share", "Share of GATEWAY_UPSTREAM_RATE the polls use at the "
                           "current interval (0 to 1)", multiprocess_mode="mostrecent")
+LIVE_STREAMS = Gauge("gateway_live_streams", "Live streams (Server-Sent Events) open, added up over the workers",
+                     multiprocess_mode="livesum")
+LIVE_EVENTS = Counter("gateway_live_events", "Events the workers' fan-outs handed to their open streams "
+                      "(one per event and worker, however many streams read it)")
+LIVE_REFUSED = Counter("gateway_live_refused", "Live streams refused with 503 because the worker held "
+                       "GATEWAY_STREAM_MAX already")
 
 
 FLUSH_SECONDS = 1.0
