@@ -50,7 +50,7 @@ from ..push import work
 from ..push.events import START, Event, watch_id
 from ..push.topics import photos_from_json
 from . import KEY
-from .fanout import Fanout, later
+from .fanout import Fanout, later, position_key
 
 bp = Blueprint("live", __name__)
 STREAM_PATH = api.STREAM_PATH
@@ -193,13 +193,14 @@ class Stream:
             head += _message("reset", self._id(), {"reason": "Last-Event-ID is older than the event log keeps "
                                                     "(or not one of its ids): reload the feed"})
         yield head.encode()
-        replay.sort(key=lambda item: item[1].at)
+        replay.sort(key=lambda item: (item[1].at, position_key(item[1].id)))
         chunk = self._take(replay)
         if chunk:
             yield chunk
         last_write = time.monotonic()
         while True:
             events = self.reader.take(max(0.0, self.heartbeat - (time.monotonic() - last_write)))
+            events.sort(key=lambda e: (e.at, position_key(e.id)))  # several calls: in the order they were found
             chunk = self._take([(self.watches.index(e.watch), e) for e in events if e.watch in self.watches])
             if chunk:
                 yield chunk
