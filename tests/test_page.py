@@ -66,7 +66,7 @@ def test_form_labels_every_control_and_submits_to_itself(client):
         assert label.text_content().strip(), control.get("name")
     assert len(builder.xpath(".//fieldset")) == len(builder.xpath(".//fieldset/legend")) == 4
     assert "Choose the photos you want" in doc.xpath("//div[@id='preview-body']")[0].text_content()
-    assert not doc.xpath("//link[@rel='alternate']")  # nothing chosen yet
+    assert not doc.xpath("//link[@rel='alternate'][not(@type='text/event-stream')]")  # nothing chosen yet
 
 
 def test_every_method_and_every_registered_format_is_offered(client, monkeypatch):
@@ -108,9 +108,11 @@ def test_url_keeps_filled_fields_that_apply_to_the_method():
 def test_feed_address_alternate_and_feed_link_are_absolute(client):
     _, doc = get(client, **BOTANY, text="", size="")
     assert doc.xpath("//input[@id='api-url']/@value") == [BOTANY_URL]
-    (alternate,) = doc.xpath("//head/link[@rel='alternate']")
+    (alternate,) = doc.xpath("//head/link[@rel='alternate'][not(@type='text/event-stream')]")
     assert alternate.get("type") == "application/rss+xml" and alternate.get("href") == BOTANY_URL
     assert alternate.get("title") == "Photos tagged botany"
+    (stream,) = doc.xpath("//head/link[@rel='alternate'][@type='text/event-stream']/@href")  # the live stream
+    assert stream == BOTANY_URL.split("/services/")[0] + "/services/stream/?method=flickr.photos.search&tags=botany"
     assert doc.xpath("//a[@id='feed-link']/@href") == [f"feed:{BOTANY_URL}"]
     assert doc.xpath("//a[@id='open-feed']/@href") == [BOTANY_URL]
     feed = feedparser.parse(client.get(BOTANY_URL).data)
@@ -123,12 +125,12 @@ def test_address_names_the_host_a_proxy_was_asked_for(recorded_library):
     response = client.get("/", query_string=BOTANY, headers={"X-Forwarded-Host": "feeds.example.net",
                                                              "X-Forwarded-Proto": "https"})
     doc = html.fromstring(response.data)
-    assert doc.xpath("//link[@rel='alternate']/@href")[0].startswith("https://feeds.example.net/services/rest/?")
+    assert doc.xpath("//link[@rel='alternate'][not(@type='text/event-stream')]/@href")[0].startswith("https://feeds.example.net/services/rest/?")
 
 
 def test_formats_a_reader_cannot_subscribe_to_have_no_alternate(client):
     _, doc = get(client, **{**BOTANY, "format": "json"})
-    assert not doc.xpath("//link[@rel='alternate']")
+    assert not doc.xpath("//link[@rel='alternate'][not(@type='text/event-stream')]")
     assert doc.xpath("//li[@id='reader-action']")[0].get("hidden") is not None
     assert doc.xpath("//input[@id='api-url']/@value")[0].endswith("&format=json&nojsoncallback=1")
 
@@ -261,7 +263,7 @@ def test_errors_in_words_with_flickrs_own_beside_them(client, args, words, flick
     error = doc.xpath("//div[@class='error']")[0].text_content()
     assert words in error and flickr in error
     assert doc.xpath("//p[@id='preview-status']")[0].text == "The feed cannot be built."
-    assert not doc.xpath("//link[@rel='alternate']") and not doc.xpath("//ul[@class='photos']")
+    assert not doc.xpath("//link[@rel='alternate'][not(@type='text/event-stream')]") and not doc.xpath("//ul[@class='photos']")
 
 
 def test_unreachable_upstream_in_words(tmp_path):

@@ -256,7 +256,7 @@ def test_discovery_links_on_every_feed(app):
                 "feed-geojson", "feed-kml_nl"):
         r = client.get(f"/services/rest/?format={fmt}&tags=sunset&page=1&method=flickr.photos.search")
         self_url = f"http://localhost/services/rest/?method=flickr.photos.search&tags=sunset&format={fmt}"
-        assert r.headers["Link"] == f'<http://localhost/push/hub>; rel="hub", <{self_url}>; rel="self"', fmt
+        assert r.headers["Link"].startswith(f'<http://localhost/push/hub>; rel="hub", <{self_url}>; rel="self", '), fmt
         if fmt in ("feed-rss_200", "feed-atom_10", "feed-georss", "feed-geoatom"):
             links = feedparser.parse(r.data).feed.links
             assert {"rel": "hub", "href": "http://localhost/push/hub"}.items() <= \

@@ -16,6 +16,7 @@ The stream (text/event-stream, UTF-8):
     event: photo                        one per photo new to a call, oldest first
     id: 1234                            the event log's id (several calls: the ids of all, "_"-joined)
     data: {"id": "…", "title": "…", "owner": "…", "ownername": "…", "url": "<photo page>",
+           "owner_url": "<the owner's page>",
            "images": {"sq": "<url>", "q": …, "m": …, "z": …, "l": …}, "latitude": 48.85,
            "longitude": 2.29, "accuracy": 16, "datetaken": "…", "dateupload": 1700000001,
            "found": 1764500000.12, "call": 0}
@@ -44,7 +45,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from .. import api, errors, metrics
 from ..cache import pages
 from ..errors import FlickrError
-from ..model import URL_EXTRAS, image, photo_page_url
+from ..model import URL_EXTRAS, image, photo_page_url, profile_url
 from ..push import get as push_get
 from ..push import work
 from ..push.events import START, Event, watch_id
@@ -237,7 +238,7 @@ def photo_data(event: Event, base: str, call: int) -> dict:
         if size is not None:
             images[name] = size.url
     data: dict = {"id": photo.id, "title": photo.title, "owner": photo.owner, "ownername": photo.author_name,
-                  "url": photo_page_url(photo), "images": images}
+                  "url": photo_page_url(photo), "owner_url": profile_url(photo), "images": images}
     if photo.geotagged:
         data.update(latitude=photo.latitude, longitude=photo.longitude, accuracy=photo.accuracy)
     if photo.datetaken:

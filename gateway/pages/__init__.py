@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 
 from .. import errors, upstreams
-from ..api import parse_call
+from ..api import STREAM_PATH, parse_call
 from ..errors import FlickrError
 from ..formats import FORMATS
 from ..methods import METHODS
@@ -130,7 +130,16 @@ def _feed(args: Mapping[str, str]) -> dict[str, object]:
         "reader": form.is_reader_format(name),
         "kml_href": f"{request.script_root}/download.kml?{form.query(plain)}" if KML_NL in FORMATS else "",
         "geojson_url": f"{_rest_url()}?{form.query({**plain, 'format': GEOJSON})}" if GEOJSON in FORMATS else "",
+        # The call's live stream (gateway/live): the page names it, and its Live switch reads it.
+        "stream_root": request.url_root + STREAM_PATH.lstrip("/"),
+        "stream_url": f"{request.url_root}{STREAM_PATH.lstrip('/')}?{form.query(_stream_args(plain))}"
+        if plain.get("method") else "",
     }
+
+
+def _stream_args(plain: Mapping[str, str]) -> dict[str, str]:
+    """A stream's arguments: the call's, less what only shapes a document (as api.stream_url; live.js too)."""
+    return {k: v for k, v in plain.items() if k not in ("size", "page", "per_page", "jsoncallback")}
 
 
 def kml_filename(args: Mapping[str, str]) -> str:
@@ -156,6 +165,7 @@ def _fields() -> dict[str, list[form.Field]]:
 
 @dataclass(frozen=True)
 class Thumb:
+    id: str  # the photo's id: the live preview (live.js) adds a photo it does not show yet
     title: str
     owner: str
     href: str
@@ -220,7 +230,7 @@ def _photos(args: Mapping[str, str]) -> Page:
 
 def _thumb(photo: Photo) -> Thumb:
     size = image(photo, "q") or image(photo, "s")
-    return Thumb(photo.title or "Untitled photo", photo.author_name, photo_page_url(photo), profile_url(photo),
+    return Thumb(photo.id, photo.title or "Untitled photo", photo.author_name, photo_page_url(photo), profile_url(photo),
                  size.url if size else "", size.width if size else 150)
 
 

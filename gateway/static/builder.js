@@ -24,6 +24,9 @@
   const readerTypes = new Set(["application/rss+xml", "application/atom+xml", "application/rdf+xml"]);
   const DEFAULT_SIZE = "b";
   const DELAY_MS = 400;
+  // The feed's alternate link; the call's live stream has its own (setStream), which live.js reads.
+  const FEED_LINK = 'link[rel="alternate"]:not([type="text/event-stream"])';
+  const STREAM_LINK = 'link[rel="alternate"][type="text/event-stream"]';
 
   // As query() in gateway/pages/form.py: percent-encoding, with , @ and : left readable.
   function encode(text) {
@@ -66,7 +69,7 @@
 
   // The feed's <link rel="alternate">, so that a reader's "subscribe to this page" finds it.
   function setAlternate(type, url, title) {
-    let link = document.querySelector('link[rel="alternate"]');
+    let link = document.querySelector(FEED_LINK);
     if (!type) {
       if (link) link.remove();
       return;
@@ -79,6 +82,23 @@
     link.type = type;
     link.href = url;
     if (title !== undefined) link.title = title;
+  }
+
+  // As stream_url in gateway/pages: the call's arguments less what only shapes a document.
+  function setStream(plain) {
+    let link = document.querySelector(STREAM_LINK);
+    const args = plain.filter(([name]) => !["size", "page", "per_page"].includes(name));
+    if (!args.some(([name]) => name === "method")) {
+      if (link) link.remove();
+      return;
+    }
+    if (!link) {
+      link = document.createElement("link");
+      link.rel = "alternate";
+      link.type = "text/event-stream";
+      document.head.appendChild(link);
+    }
+    link.href = form.dataset.stream + "?" + query(args);
   }
 
   function update() {
@@ -94,6 +114,7 @@
     readerAction.hidden = !readerTypes.has(type);
     setAlternate(readerTypes.has(type) ? type : "", url);
     const plain = args.filter(([name]) => name !== "format" && name !== "nojsoncallback");
+    setStream(plain);
     if (kmlLink) kmlLink.href = form.dataset.download + "?" + query(plain);
     if (geojsonBox) geojsonBox.value = form.dataset.rest + "?" + query(plain.concat([["format", "feed-geojson"]]));
     // The page's own address repeats the call, so the built feed page can be bookmarked.
@@ -117,8 +138,9 @@
       previewBody.innerHTML = await response.text();
       const data = previewBody.querySelector(".preview");
       previewStatus.textContent = data ? data.dataset.summary : "";
-      const link = document.querySelector('link[rel="alternate"]');
+      const link = document.querySelector(FEED_LINK);
       if (link && data) link.title = data.dataset.title;
+      document.dispatchEvent(new CustomEvent("preview:loaded"));
     } catch (error) {
       if (error.name === "AbortError") return;
       previewStatus.textContent = "The preview could not be loaded (" + error.message + "); the feed address still works.";
@@ -136,6 +158,8 @@
     timer = setTimeout(() => loadPreview(q), DELAY_MS);
   }
 
+  // The live stream said it missed photos (its `reset` event): show the feed afresh.
+  document.addEventListener("live:reload", () => loadPreview(update()));
   form.addEventListener("input", changed);
   form.addEventListener("change", changed);
   form.addEventListener("submit", (event) => {
