@@ -294,3 +294,60 @@ def test_another_site_cannot_frame_the_builder(server, browser):
         for s in (decoy, plain):
             s.shutdown()
             s.server_close()
+
+
+def test_the_live_switch_adds_imported_photos_and_resumes_after_a_drop(tmp_path, browser):
+    """The preview's Live switch: a photo imported into the library appears in the grid and on the map,
+    highlighted; after a network drop (a proxy cuts the connection and refuses for a while) EventSource
+    reconnects with Last-Event-ID and the photo imported meanwhile appears, and nothing twice."""
+    from livesupport import DropProxy
+    from pushsupport import photo_file
+
+    app = create_app({"LIBRARY_PATH": str(tmp_path / "lib.sqlite"), "PUSH_PATH": str(tmp_path / "push.sqlite"),
+                      "DEMO": 0, "PUSH_IMMEDIATE": True, "STREAM_HEARTBEAT": 1, "STREAM_RETRY": 1})
+    call = "method=flickr.photos.search&tags=sunset"
+
+    def library_import(name, ids):
+        path = photo_file(tmp_path, name, ids)
+        result = app.test_cli_runner().invoke(args=["library", "import", "--call", call, str(path)])
+        assert result.exit_code == 0, result.output
+
+    library_import("first.xml", [1, 2])
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    proxy = DropProxy(httpd.server_port)
+    try:
+        driver = browser()
+        driver.get(f"http://127.0.0.1:{proxy.port}/?{call}&format=feed-rss_200")
+        wait = WebDriverWait(driver, WAIT)
+        wait.until(lambda d: d.find_element(By.ID, "live-row").is_displayed())
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#preview-body li[data-photo]")) == 2
+        markers = len(driver.find_elements(By.CSS_SELECTOR, "#preview-body figure.map circle.marker"))
+        driver.find_element(By.ID, "live-switch").click()
+        wait.until(lambda d: "arrive" in d.find_element(By.ID, "live-status").text)
+
+        library_import("second.xml", [3])
+        item = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#preview-body li[data-photo='3']"))[0]
+        assert "fresh" in item.get_attribute("class")  # highlighted for a moment
+        assert item.find_element(By.CSS_SELECTOR, "span.title").text == "Photo 3"
+        assert item.find_element(By.CSS_SELECTOR, "a.photo").get_attribute("href") == \
+            "https://www.flickr.com/photos/12037949754@N01/3/"
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#preview-body figure.map circle.marker")) == markers + 1
+        screenshot(driver, "builder-live", 1280)
+        wait.until(lambda d: "fresh" not in item.get_attribute("class"))  # the highlight is short
+
+        proxy.drop()
+        wait.until(lambda d: "reconnecting" in d.find_element(By.ID, "live-status").text)
+        library_import("third.xml", [4])  # while the page is cut off
+        proxy.restore()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#preview-body li[data-photo='4']"))
+        library_import("fourth.xml", [5])
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#preview-body li[data-photo='5']"))
+        shown = [li.get_attribute("data-photo") for li in
+                 driver.find_elements(By.CSS_SELECTOR, "#preview-body li[data-photo]")]
+        assert sorted(shown) == ["1", "2", "3", "4", "5"]  # each once
+        assert shown[:3] == ["5", "4", "3"]  # newest first, as the feed
+    finally:
+        proxy.close()
+        httpd.shutdown()
+        httpd.server_close()

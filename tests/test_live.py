@@ -15,11 +15,11 @@ import feedparser
 import httpx
 import pytest
 from cachesupport import redis_server
+from conftest import flickr_xml
 from livesupport import SEARCH, Host, Listener, library_import, wait_until
 from pushsupport import photo
 from werkzeug.serving import make_server
 
-from conftest import flickr_xml
 from gateway import create_app
 from gateway.push import sqlite as push_sqlite
 
@@ -32,8 +32,9 @@ def served(tmp_path):
     made = []
 
     def make(**config):
-        app = create_app({"DEMO": 0, "LIBRARY_PATH": str(tmp_path / "lib.sqlite"), "PUSH_PATH": str(tmp_path / "p.sqlite"),
-                          "PUSH_IMMEDIATE": True, "STREAM_HEARTBEAT": 30, **config})
+        app = create_app({"DEMO": 0, "LIBRARY_PATH": str(tmp_path / "lib.sqlite"),
+                          "PUSH_PATH": str(tmp_path / "p.sqlite"), "PUSH_IMMEDIATE": True, "STREAM_HEARTBEAT": 30,
+                          **config})
         httpd = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         made.append(httpd)

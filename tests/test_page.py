@@ -263,7 +263,8 @@ def test_errors_in_words_with_flickrs_own_beside_them(client, args, words, flick
     error = doc.xpath("//div[@class='error']")[0].text_content()
     assert words in error and flickr in error
     assert doc.xpath("//p[@id='preview-status']")[0].text == "The feed cannot be built."
-    assert not doc.xpath("//link[@rel='alternate'][not(@type='text/event-stream')]") and not doc.xpath("//ul[@class='photos']")
+    assert not doc.xpath("//link[@rel='alternate'][not(@type='text/event-stream')]")
+    assert not doc.xpath("//ul[@class='photos']")
 
 
 def test_unreachable_upstream_in_words(tmp_path):

@@ -263,7 +263,9 @@ def test_discovery_links_on_every_feed(app):
                 next(link for link in links if link["rel"] == "hub").items(), fmt
         again = client.get(f"/services/rest/?format={fmt}&tags=sunset&page=1&method=flickr.photos.search")
         assert again.headers["Link"] == r.headers["Link"]  # a cached answer carries it too
-    assert "Link" not in client.get("/services/rest/?format=rest&tags=sunset&method=flickr.photos.search").headers
+    # rest and json are not feeds: no hub (their Link names only the call's live stream, gateway/live)
+    rest = client.get("/services/rest/?format=rest&tags=sunset&method=flickr.photos.search")
+    assert 'rel="hub"' not in rest.headers["Link"] and 'type="text/event-stream"' in rest.headers["Link"]
 
 
 def test_the_builder_page_says_how_to_subscribe_by_push(app):

@@ -230,8 +230,8 @@ def _photos(args: Mapping[str, str]) -> Page:
 
 def _thumb(photo: Photo) -> Thumb:
     size = image(photo, "q") or image(photo, "s")
-    return Thumb(photo.id, photo.title or "Untitled photo", photo.author_name, photo_page_url(photo), profile_url(photo),
-                 size.url if size else "", size.width if size else 150)
+    return Thumb(photo.id, photo.title or "Untitled photo", photo.author_name, photo_page_url(photo),
+                 profile_url(photo), size.url if size else "", size.width if size else 150)
 
 
 def _api(args: Mapping[str, str], plain: bool) -> Response:
