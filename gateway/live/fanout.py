@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from .. import metrics
-from ..push.events import POLL, START, Event
+from ..push.events import START, Event
 
 log = logging.getLogger("gateway.live")
 T = TypeVar("T")
@@ -40,6 +40,7 @@ WAIT = 1.0  # seconds one wait of the log lasts: a new watch is included at the 
 KEEP_EVERY = 60.0  # seconds between two renewals of the watches' keep (the consumer then checks and polls them)
 KEEP_FOR = 180.0  # seconds a renewal holds: a process that died stops keeping its watches after this
 LOG_CALLS = 16  # log calls of stream openings at once, per process
+POLL = 0.1  # seconds between two looks at the newest id of the SQLite log (one primary-key lookup)
 
 
 def gevent_patched() -> bool:
