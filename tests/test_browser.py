@@ -351,3 +351,59 @@ def test_the_live_switch_adds_imported_photos_and_resumes_after_a_drop(tmp_path,
         proxy.close()
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_the_photo_wall_example_of_the_docs_shows_an_imported_photo(tmp_path, browser):
+    """docs/live.md's photo wall, as written there (only its gateway address changed), served from another
+    origin: Chromium's EventSource reads the stream across origins and an imported photo is added."""
+    import re
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from pushsupport import photo_file
+
+    app = create_app({"LIBRARY_PATH": str(tmp_path / "lib.sqlite"), "PUSH_PATH": str(tmp_path / "push.sqlite"),
+                      "DEMO": 0, "PUSH_IMMEDIATE": True})
+
+    def library_import(name, ids):
+        path = photo_file(tmp_path, name, ids)
+        result = app.test_cli_runner().invoke(args=["library", "import", "--call",
+                                                    "method=flickr.photos.search&tags=sunset", str(path)])
+        assert result.exit_code == 0, result.output
+
+    library_import("first.xml", [1])
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "live.md").read_text()
+    example = re.search(r"```html\n(.*?)```", docs, re.S).group(1)
+    assert 'const gateway = "https://feeds.example.org";' in example
+    page = example.replace("https://feeds.example.org", f"http://127.0.0.1:{httpd.server_port}").encode()
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        driver = browser()
+        driver.get(f"http://127.0.0.1:{other.server_port}/")
+        wait = WebDriverWait(driver, WAIT)
+        # The stream is open once the gateway's worker counts it (nothing on the wall before a photo is new).
+        wait.until(lambda d: app.extensions["gateway.live"].fanout.open == 1)
+        assert driver.find_elements(By.TAG_NAME, "img") == []
+        library_import("second.xml", [2])
+        (img,) = wait.until(lambda d: d.find_elements(By.TAG_NAME, "img"))
+        assert img.get_attribute("alt") == "Photo 2 by Someone"
+        assert img.get_attribute("src") == "https://live.staticflickr.com/65535/2_a1b2c3d4e5_b.jpg"
+    finally:
+        other.shutdown()
+        other.server_close()
+        httpd.shutdown()
+        httpd.server_close()
