@@ -167,9 +167,10 @@ async def run(args: argparse.Namespace) -> None:
                   f"{from_found[-1]:.3f} s after the gateway knew it")
             await asyncio.sleep(1)
         every = sorted(a - d["found"] for ev in clients.events for a, d in ev)
+        ordered = sorted(from_import)
         print(f"4. import to the last stream's event: p50 {statistics.median(from_import):.2f} s, "
-              f"max {max(from_import):.2f} s over {args.rounds} imports (import command p50 "
-              f"{statistics.median(imports):.2f} s)")
+              f"p99 {ordered[max(0, int(len(ordered) * 0.99) - 1)]:.2f} s over {args.rounds} imports (from the start "
+              f"of the import command, which itself took p50 {statistics.median(imports):.2f} s)")
         print(f"   known to delivered, every event of every stream ({len(every)}): p50 "
               f"{every[len(every) // 2] * 1000:.0f} ms, p99 {every[int(len(every) * 0.99) - 1] * 1000:.0f} ms, "
               f"max {every[-1] * 1000:.0f} ms (target: all < 1000 ms)")
