@@ -141,6 +141,8 @@ def endpoint(path: str) -> str:
         return "page"
     if path == "/push/hub":
         return "hub"  # WebSub subscription requests (gateway/push/hub.py)
+    if path.rstrip("/") == "/services/stream":
+        return "stream"  # live streams (gateway/live): their latency is how long they stayed open
     return "other"
 
 

@@ -35,6 +35,7 @@ the live ones; nothing twice (each call's position only moves forward).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -53,6 +54,7 @@ from ..push.topics import photos_from_json
 from . import KEY
 from .fanout import Fanout, later, position_key
 
+log = logging.getLogger("gateway.live")
 bp = Blueprint("live", __name__)
 STREAM_PATH = api.STREAM_PATH
 MAX_CALLS = 10  # calls on one connection
@@ -70,23 +72,31 @@ def init_app(app: Flask) -> None:
 def stream() -> Response:
     live = current_app.extensions[KEY]
     fanout: Fanout = live.fanout
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", **CORS}
     try:
         calls = _calls()
+        if request.method == "HEAD":  # valid: say what a GET would answer, without holding a stream
+            return Response(b"", 200, headers, content_type="text/event-stream; charset=utf-8")
         if fanout.open >= current_app.config["STREAM_MAX"]:
             metrics.LIVE_REFUSED.inc()
             raise FlickrError(errors.SERVICE_UNAVAILABLE, "Service currently unavailable (too many open streams)",
                               503, FULL_RETRY_AFTER, "streams")
-        watches = [_open_watch(live, call) for call in calls]
+        watches = list(dict.fromkeys(_open_watch(live, call) for call in calls))  # one per watch (formats)
+        positions, reset = _start_positions(watches, request.headers.get("Last-Event-ID", "").strip())
+        body = Stream(live, watches, positions, reset, request.url_root)
     except FlickrError as err:
-        g.format = None  # a stream has no format of its own: every error is an HTTP error
-        response = api.error_response(err)
-        response.headers.update(CORS)
-        return response
-    watches = list(dict.fromkeys(watches))  # two calls of one watch (formats) are one
-    positions, reset = _start_positions(fanout, watches, request.headers.get("Last-Event-ID", "").strip())
-    body = Stream(live, watches, positions, reset, request.url_root)
-    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", **CORS}
+        return _error(err)
+    except Exception:  # the event log's storage (Redis, the SQLite file) failed: no stream, say so
+        log.exception("live: a stream could not be opened")
+        return _error(errors.unavailable(FULL_RETRY_AFTER))
     return Response(body, 200, headers, content_type="text/event-stream; charset=utf-8")
+
+
+def _error(err: FlickrError) -> Response:
+    g.format = None  # a stream has no format of its own: every error is an HTTP error
+    response = api.error_response(err)
+    response.headers.update(CORS)
+    return response
 
 
 def _calls() -> list[api.Call]:
@@ -129,13 +139,13 @@ def _open_watch(live, call: api.Call) -> str:
         if pages.is_answer(err):
             raise
         # The upstream is down: the stream opens anyway, and the consumer's first check primes the watch.
-        current_app.logger.warning("live: priming %s failed (%s)", watch, err.message)
+        log.warning("live: priming %s failed (%s)", watch, err.message)
         return watch
     live.opened.add(watch)
     return watch
 
 
-def _start_positions(fanout: Fanout, watches: list[str], last: str) -> tuple[list[str | None], bool]:
+def _start_positions(watches: list[str], last: str) -> tuple[list[str | None], bool]:
     """Each watch's position to replay from (None: from the head, nothing replayed), and whether
     the Last-Event-ID could not be honoured (a reset is sent)."""
     if not last:
@@ -155,9 +165,9 @@ class Stream:
         config = live.app.config
         self.heartbeat = max(1, config["STREAM_HEARTBEAT"])
         self.retry_ms = max(1, config["STREAM_RETRY"]) * 1000
+        self.reader = self.fanout.join(watches)  # before reading heads and replays: nothing falls between
         self.fanout.open += 1
         metrics.LIVE_STREAMS.inc()
-        self.reader = self.fanout.join(watches)  # before reading heads and replays: nothing falls between
         self.positions = list(starts)
         self.reset = reset
         self.closed = False
@@ -172,20 +182,22 @@ class Stream:
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._events()
+        except Exception:  # the log's storage failed mid-stream: end it; the client reconnects after retry:
+            log.exception("live: a stream ended on an error")
         finally:
             self.close()
 
     def _events(self) -> Iterator[bytes]:
-        log = self.fanout.push.log
+        events_log = self.fanout.push.log
         replay: list[tuple[int, Event]] = []
         for i, (watch, start) in enumerate(zip(self.watches, self.positions, strict=True)):
             if start is not None and not self.reset:
-                found = self.fanout.call(log.after, watch, start)
+                found = self.fanout.call(events_log.after, watch, start)
                 if not found.gap:
                     replay += [(i, e) for e in found.events]
                     continue
                 self.reset = True
-            self.positions[i] = self.fanout.call(log.head, watch)
+            self.positions[i] = self.fanout.call(events_log.head, watch)
         if self.reset:  # each position is now its head: what follows is new
             replay = []
         head = f"retry: {self.retry_ms}\n: live photos of {len(self.watches)} call(s); a comment every " \
