@@ -4,6 +4,7 @@
     arguments.py the parsers plan.py uses: coordinates, tags, text, boxes, dates
     search.py    a Plan answered from the tables; the semantics and error table
     importer.py  recorded Flickr responses in, membership from the call
+    budget.py    the time budget of each call and the bound on long calls at once
     folder.py    image files in (`add-folder`), found again for the image route
     exif.py      what an image file says about itself (Pillow)
     demo.py      the demo photos an empty library starts with
@@ -17,15 +18,15 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from flask import Flask
 
+from ... import blocking
 from ...errors import FlickrError, unavailable
 from ...model import Page
-from . import demo, folder, importer, plan, search, store, synth
+from . import budget, demo, folder, importer, plan, search, store, synth
 from .folder import LocalSource
 from .importer import Skipped
 
@@ -39,23 +40,31 @@ class Library:
 
     name = "library"
 
-    def __init__(self, path: str, demo: bool = False):
+    def __init__(self, path: str, demo: bool = False, query_seconds: float = 0, heavy_queries: int = 2,
+                 max_pixels: int = folder.MAX_PIXELS):
         self.path = path
         self.store = store.Store(path)
+        self.budget = budget.Budget(query_seconds, heavy_queries)
+        self.max_pixels = max_pixels
         self._told_empty = False
         # Serving with GATEWAY_DEMO=1: the first call of this process fills an empty library with the demo.
         # Commands never call photos(), so they never make it.
         self._demo_pending = demo
-        self._demo_lock = threading.Lock()
+        self._demo_lock = blocking.native_lock()  # taken in the library lane's OS threads
 
     def photos(self, method: str, args: Mapping[str, str]) -> Page:
         """One page of a standard photos response; FlickrError with Flickr's code for bad calls."""
         wanted = plan.plan(method, args)
+        # In an OS thread of the library lane: under gevent, a long query never holds the event loop.
+        return blocking.run("library", self._find, wanted)
+
+    def _find(self, wanted: plan.Plan) -> Page:
         try:
             conn = self.store.connection()
             if self._demo_pending:
                 self._make_demo(conn)
-            with store.transaction(conn, "DEFERRED"):  # count and page from one snapshot
+            # Count and page from one snapshot; the budget's handler is gone before the ROLLBACK runs.
+            with store.transaction(conn, "DEFERRED"), self.budget.watch(conn):
                 if store.is_empty(conn):
                     self._tell_empty()
                     return search.empty(wanted)
@@ -83,7 +92,7 @@ class Library:
     def add_folder(self, path: str | Path, owner: str, group: str | None = None,
                    on_skip: Callable[[Path, str], None] = lambda path, why: None) -> folder.Report:
         """Add a folder's new and changed JPEG and PNG files (folder.py); `on_skip` hears of each file skipped."""
-        return folder.add_folder(self.store.connection(), Path(path), owner, group, on_skip)
+        return folder.add_folder(self.store.connection(), Path(path), owner, group, on_skip, self.max_pixels)
 
     def local_source(self, photo_id: str) -> LocalSource | None:
         """The local photo with this id and the file its image comes from (None for a drawn one)."""
@@ -123,4 +132,6 @@ class Library:
 
 def create(app: Flask) -> Library:
     """The library at LIBRARY_PATH (relative to the current directory); nothing is opened yet."""
-    return Library(os.path.abspath(app.config["LIBRARY_PATH"]), demo=bool(app.config["DEMO"]))
+    return Library(os.path.abspath(app.config["LIBRARY_PATH"]), demo=bool(app.config["DEMO"]),
+                   query_seconds=app.config["LIBRARY_QUERY_MS"] / 1000,
+                   heavy_queries=app.config["LIBRARY_HEAVY_QUERIES"], max_pixels=app.config["IMAGE_MAX_PIXELS"])
