@@ -281,7 +281,7 @@ def photo_from_attrs(attrs: Mapping[str, object], owner: str = "", ownername: st
         longitude=_float(attrs.get("longitude")),
         accuracy=_int(attrs.get("accuracy")),
         media=clean(attrs.get("media") or "photo"),
-        views=_int(views) if views not in (None, "") else None,
+        views=_int(views, -1) if views not in (None, "") and _int(views, -1) >= 0 else None,  # garbage = unknown
         originalsecret=clean(attrs.get("originalsecret", "")),
         originalformat=clean(attrs.get("originalformat", "")),
         o_width=_int(attrs.get("o_width") or attrs.get("width_o")),
