@@ -6,15 +6,19 @@ every other request, `/healthz` included, for those 2 s. `run(lane, fn)`
 runs `fn` in a real OS thread of the lane's own gevent threadpool when the
 process is monkey-patched by gevent (and this is its event-loop thread), and
 calls it directly otherwise (gthread/sync workers, commands, tests: their
-threads are OS threads already). Either way at most `LANES[lane]` calls of
-a lane run at once per process; more wait their turn (a greenlet, or the
-calling thread), so one kind of work cannot take every thread:
+threads are OS threads already). Either way at most `size` calls of a lane
+run at once per process; more wait their turn (a greenlet, or the calling
+thread), so one kind of work cannot take every thread:
 
-    library   8   SQLite reads (upstreams/library); its long queries are bounded further by budget.py
-    images    2   renditions of local photos (images.py): also the bound on their peak memory
+    lane            size  nice
+    library           4     0   SQLite reads expected to be cheap (upstreams/library)
+    library-heavy     2    10   SQLite reads expected to be long (budget.likely_heavy): never ahead of a cheap one
+    images            2    10   renditions of local photos (images.py): also the bound on their peak memory
 
-Each lane has its own pool rather than the hub's, which gevent also uses
-for DNS lookups: a flood of renders never delays the resolver.
+Under gevent a lane's threads run at the lane's `nice` (Linux sets it per
+thread): the event loop, which answers cached feeds and /healthz, and the
+cheap lane get the CPU first while long work runs. Each lane has its own
+pool rather than the hub's, which gevent also uses for DNS lookups.
 
 `one_at_a_time(key)` makes callers of the same key take turns (a rendition
 being written is waited for, not made again); `NativeSlots` is a counting
@@ -24,28 +28,56 @@ semaphore of real OS locks for code that runs inside a lane's thread.
 from __future__ import annotations
 
 import _thread
+import os
 import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 T = TypeVar("T")
 
-LANES = {"library": 8, "images": 2}
+class Lane(NamedTuple):
+    size: int
+    nice: int
+
+
+LANES = {"library": Lane(4, 0), "library-heavy": Lane(2, 10), "images": Lane(2, 10)}
 
 _pools: dict[tuple[int, str], object] = {}  # (hub id, lane) → gevent ThreadPool, made on first use
-_semaphores = {lane: threading.BoundedSemaphore(size) for lane, size in LANES.items()}
+_semaphores = {name: threading.BoundedSemaphore(lane.size) for name, lane in LANES.items()}
 
 
 def run(lane: str, fn: Callable[..., T], /, *args: object) -> T:
     """fn(*args) in an OS thread of `lane` (under gevent), else here; its result or its exception."""
     pool = _gevent_pool(lane)
     if pool is not None:
-        return pool.apply(fn, args)  # type: ignore[attr-defined]
+        return pool.apply(_in_lane, (LANES[lane].nice, fn, *args))  # type: ignore[attr-defined]
     with _semaphores[lane]:
         return fn(*args)
+
+
+_niced: set[int] = set()  # native ids of the pool threads already at their lane's nice
+
+
+def _in_lane(nice: int, fn: Callable[..., T], *args: object) -> T:
+    if nice:
+        thread = _native_id()
+        if thread not in _niced:
+            _niced.add(thread)
+            try:
+                os.setpriority(os.PRIO_PROCESS, thread, nice)  # Linux: this thread only
+            except (OSError, AttributeError):
+                pass  # not Linux, or not allowed: the lane still bounds how many run
+    return fn(*args)
+
+
+def _native_id() -> int:
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None:
+        return monkey.get_original("threading", "get_native_id")()
+    return threading.get_native_id()
 
 
 def _gevent_pool(lane: str) -> object | None:
@@ -62,7 +94,7 @@ def _gevent_pool(lane: str) -> object | None:
     key = (id(hub), lane)
     pool = _pools.get(key)
     if pool is None:
-        pool = _pools[key] = ThreadPool(LANES[lane], hub=hub)
+        pool = _pools[key] = ThreadPool(LANES[lane].size, hub=hub)
     return pool
 
 

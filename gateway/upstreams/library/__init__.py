@@ -55,16 +55,18 @@ class Library:
     def photos(self, method: str, args: Mapping[str, str]) -> Page:
         """One page of a standard photos response; FlickrError with Flickr's code for bad calls."""
         wanted = plan.plan(method, args)
-        # In an OS thread of the library lane: under gevent, a long query never holds the event loop.
-        return blocking.run("library", self._find, wanted)
+        # In an OS thread (blocking.py): under gevent, a long query never holds the event loop, and
+        # the calls expected to be long queue in a lane of their own, behind no cheap one.
+        heavy = budget.likely_heavy(wanted)
+        return blocking.run("library-heavy" if heavy else "library", self._find, wanted, heavy)
 
-    def _find(self, wanted: plan.Plan) -> Page:
+    def _find(self, wanted: plan.Plan, heavy: bool = False) -> Page:
         try:
             conn = self.store.connection()
             if self._demo_pending:
                 self._make_demo(conn)
             # Count and page from one snapshot; the budget's handler is gone before the ROLLBACK runs.
-            with store.transaction(conn, "DEFERRED"), self.budget.watch(conn):
+            with store.transaction(conn, "DEFERRED"), self.budget.watch(conn, slotted=not heavy):
                 if store.is_empty(conn):
                     self._tell_empty()
                     return search.empty(wanted)

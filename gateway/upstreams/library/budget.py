@@ -1,12 +1,16 @@
-"""A time budget for each library call, and a bound on how many long ones run at once.
+"""A time budget for each library call, and bounds on how many long ones run at once.
 
 SQLite calls a progress handler every PROGRESS_STEPS virtual-machine steps
-(about every 0.1-0.5 ms of work); the handler answers "stop" once the call
-has run out of its budget, and SQLite ends the statement with "interrupted".
-The same handler makes a call that runs past HEAVY_AFTER take one of the
-process's heavy slots first: cheap calls (almost all: a page of a tag search
-at a million photos takes a few ms) never wait, and at most `heavy_slots`
-long ones use the CPU at once, so that they cannot crowd out the cheap ones.
+(about every 1-5 ms of work); the handler answers "stop" once the call has
+run out of its budget, and SQLite ends the statement with "interrupted".
+
+Calls are sorted before they start: `likely_heavy(plan)` guesses from the
+arguments which ones will be long, and those run in a lane of their own
+(blocking.py: two at a time, at a lower CPU priority), never ahead of a
+cheap one. A call of the cheap lane that still runs past HEAVY_AFTER (a
+wrong guess, or a busy machine) must then take one of the worker's heavy
+slots: at most `heavy_slots` of them run on, so wrong guesses cannot fill
+the cheap lane.
 
     runs past its budget (GATEWAY_LIBRARY_QUERY_MS)   → code 20 "Query too expensive: …" (HTTP 400;
                                                        cached like any other answer to that call)
@@ -23,13 +27,23 @@ from contextlib import contextmanager
 
 from ...blocking import NativeSlots
 from ...errors import FlickrError, unavailable
+from .plan import Plan
 
 TOO_EXPENSIVE = 20  # no Flickr method uses 20 for anything else
 TOO_EXPENSIVE_MESSAGE = "Query too expensive: narrow it (fewer tags or words, a smaller area, an earlier page)"
-PROGRESS_STEPS = 10_000
-HEAVY_AFTER = 0.1  # seconds: a call still running after this is a heavy one
-HEAVY_WAIT = 0.2  # seconds a heavy call waits for a slot before it is refused as "busy"
+PROGRESS_STEPS = 100_000
+HEAVY_AFTER = 0.05  # seconds: a call still running after this is a heavy one
+HEAVY_WAIT = 0.1  # seconds a heavy call waits for a slot before it is refused as "busy"
 BUSY_RETRY_AFTER = 5
+DEEP_OFFSET = 1000  # results skipped: the page is found by walking past them
+MANY_TERMS = 3  # tags or words: each is a set to read and combine
+
+
+def likely_heavy(plan: Plan) -> bool:
+    """Whether the call is likely to run long: a deep page, many tags or words, an exclusion."""
+    return ((plan.page - 1) * plan.per_page >= DEEP_OFFSET
+            or len(plan.tags_any) + len(plan.tags_all) > MANY_TERMS or bool(plan.tags_not)
+            or len(plan.text) > MANY_TERMS or bool(plan.text_not))
 
 
 class Budget:
@@ -40,10 +54,11 @@ class Budget:
         self.slots = NativeSlots(max(1, heavy_slots))
 
     @contextmanager
-    def watch(self, conn: sqlite3.Connection) -> Iterator[None]:
-        """Run the block's statements under the budget; FlickrError when it runs out or no slot is free."""
+    def watch(self, conn: sqlite3.Connection, slotted: bool = True) -> Iterator[None]:
+        """Run the block's statements under the budget; FlickrError when it runs out, or when it is
+        `slotted` (a call of the cheap lane), runs past HEAVY_AFTER and no slot is free."""
         start = time.monotonic()
-        state = {"heavy": False, "busy": False}
+        state = {"heavy": not slotted, "busy": False}
 
         def progress() -> int:
             elapsed = time.monotonic() - start
@@ -68,5 +83,5 @@ class Budget:
             raise FlickrError(TOO_EXPENSIVE, TOO_EXPENSIVE_MESSAGE, kind="too_expensive") from None
         finally:
             conn.set_progress_handler(None, 0)
-            if state["heavy"]:
+            if state["heavy"] and slotted:
                 self.slots.release()
