@@ -15,9 +15,16 @@ from conftest import flickr_xml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from support import count_cases
 from test_local_photos import jpeg
 
 from gateway.model import DESCRIPTION_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX
+
+
+@pytest.fixture(autouse=True)
+def _counted():
+    yield
+    count_cases("faults: hostile files (import, add-folder)")
 
 ROOT = Path(__file__).resolve().parents[1]
 HUGE = str(2**64 + 5)  # past SQLite's 64-bit INTEGER
@@ -127,6 +134,7 @@ def test_titles_descriptions_and_tags_are_capped(make_app, tmp_path):
 @given(values=st.dictionaries(st.sampled_from(INT_ATTRS + ("latitude", "longitude", "dateadded", "title")),
                               st.one_of(st.integers(), st.floats(), st.text(max_size=30)), max_size=6))
 def test_fuzz_any_attribute_values_never_stop_an_import(make_app, tmp_path, values):
+    count_cases("fuzz: hostile values in imported photos")
     path = tmp_path / "fuzz.json"
     body = {"stat": "ok", "photos": {"page": 1, "perpage": 2, "total": 2,
                                      "photo": [{**photo("61"), **values}, photo("62")]}}

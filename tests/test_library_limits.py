@@ -10,10 +10,17 @@ import threading
 from pathlib import Path
 
 import pytest
+from support import count_cases
 
 from gateway.errors import FlickrError
 from gateway.upstreams.library import budget
 from gateway.upstreams.library.plan import SEARCH_WINDOW
+
+
+@pytest.fixture(autouse=True)
+def _counted():
+    yield
+    count_cases("faults: heavy library calls")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,11 +7,19 @@ import io
 import threading
 import time
 
+import pytest
 from conftest import flickr_xml
 from PIL import Image
+from support import count_cases
 from test_local_photos import jpeg
 
 from gateway import renditions
+
+
+@pytest.fixture(autouse=True)
+def _counted():
+    yield
+    count_cases("faults: renditions")
 
 
 def add(app, folder) -> dict[str, object]:
