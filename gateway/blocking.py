@@ -53,7 +53,10 @@ def run(lane: str, fn: Callable[..., T], /, *args: object) -> T:
     """fn(*args) in an OS thread of `lane` (under gevent), else here; its result or its exception."""
     pool = _gevent_pool(lane)
     if pool is not None:
-        return pool.apply(_in_lane, (LANES[lane].nice, fn, *args))  # type: ignore[attr-defined]
+        ok, value = pool.apply(_in_lane, (LANES[lane].nice, fn, *args))  # type: ignore[attr-defined]
+        if not ok:
+            raise value
+        return value
     with _semaphores[lane]:
         return fn(*args)
 
@@ -61,7 +64,9 @@ def run(lane: str, fn: Callable[..., T], /, *args: object) -> T:
 _niced: set[int] = set()  # native ids of the pool threads already at their lane's nice
 
 
-def _in_lane(nice: int, fn: Callable[..., T], *args: object) -> T:
+def _in_lane(nice: int, fn: Callable[..., T], *args: object) -> tuple[bool, object]:
+    """(True, result) or (False, exception): gevent's pool prints a traceback for every exception
+    that leaves a task, and a caller's FlickrError (an unknown user…) is no error of the gateway."""
     if nice:
         thread = _native_id()
         if thread not in _niced:
@@ -70,7 +75,10 @@ def _in_lane(nice: int, fn: Callable[..., T], *args: object) -> T:
                 os.setpriority(os.PRIO_PROCESS, thread, nice)  # Linux: this thread only
             except (OSError, AttributeError):
                 pass  # not Linux, or not allowed: the lane still bounds how many run
-    return fn(*args)
+    try:
+        return True, fn(*args)
+    except Exception as exc:  # noqa: BLE001 - handed to the caller, raised there
+        return False, exc
 
 
 def _native_id() -> int:

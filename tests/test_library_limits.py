@@ -188,6 +188,12 @@ lib = Library(sys.argv[1])
 calls = [gevent.spawn(lib.photos, "flickr.photos.search", {"tags": "travel", "per_page": "7"}) for _ in range(12)]
 gevent.joinall(calls, timeout=60)
 totals = sorted({c.value.total for c in calls if c.successful()})
+from gateway.errors import FlickrError
+try:  # a caller's mistake comes back to the greenlet as the FlickrError it is, without a traceback
+    lib.photos("flickr.people.getPublicPhotos", {"user_id": "nobody@N00"})
+    refused = None
+except FlickrError as err:
+    refused = err.code
 
 # 3. one_at_a_time: greenlets with one key take turns, and waiting yields to the loop.
 order = []
@@ -197,7 +203,8 @@ def turn(i):
 gevent.joinall([gevent.spawn(turn, i) for i in range(3)])
 interleaved = any(order[k][0] == order[k + 1][0] for k in range(0, len(order), 2))
 print(json.dumps({"other_thread": other_thread, "released": released, "totals": totals,
-                  "ok_calls": sum(c.successful() for c in calls), "interleaved": interleaved}))
+                  "ok_calls": sum(c.successful() for c in calls), "interleaved": interleaved,
+                  "refused": refused}))
 """
 
 
@@ -212,6 +219,7 @@ def test_under_gevent_library_work_runs_in_os_threads_and_the_loop_stays_free(sy
     assert result["other_thread"] and result["released"]
     assert result["ok_calls"] == 12 and len(result["totals"]) == 1 and result["totals"][0] > 0
     assert not result["interleaved"]
+    assert result["refused"] == 1 and "Traceback" not in run.stderr
 
 
 def test_without_gevent_run_calls_in_place():
