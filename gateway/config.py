@@ -32,8 +32,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CACHE_MAX_ENTRIES", 10000, "most entries each worker keeps in memory"),
     Setting("API_KEYS", "", "comma-separated keys clients must send as `api_key`; empty = open"),
     Setting("PROXY_HOPS", 1, "how many proxies in front of the gateway to trust for X-Forwarded-*"),
-    Setting("LIBRARY_QUERY_MS", 1000, "milliseconds one library call may run; a longer one is refused with "
-            "code 20 (0 = no limit)"),
+    Setting("LIBRARY_QUERY_MS", 1000, "milliseconds of CPU one library call may use; more is refused with "
+            "code 20 (0 = no limit); ten times as long by the clock gets code 105"),
     Setting("LIBRARY_HEAVY_QUERIES", 2, "library calls guessed cheap that each worker lets run past 50 ms at once "
             "(one more waits up to 100 ms, then gets code 105, HTTP 503); calls guessed long run two at a time"),
     Setting("IMAGE_MAX_PIXELS", 50_000_000, "largest original (width × height) add-folder accepts and the "

@@ -119,6 +119,15 @@ def test_a_long_call_of_the_cheap_lane_without_a_free_slot_gets_105(big, monkeyp
     assert library.photos("flickr.photos.search", {**cheap_args(library), "page": "2"}).total > 0  # a slot again
 
 
+def test_a_call_that_waits_too_long_by_the_clock_gets_105_not_20(big, monkeypatch):
+    _, library = big
+    library.budget.seconds = 30  # CPU: plenty
+    monkeypatch.setattr(budget, "WALL_FACTOR", 1e-12)  # but the clock ran out (a starved call)
+    with pytest.raises(FlickrError) as caught:
+        library.photos("flickr.photos.search", heavy_args(library))
+    assert (caught.value.code, caught.value.status) == (105, 503)  # not cached: the call may pass later
+
+
 def test_slots_hand_over_to_a_waiter_and_time_out():
     slots = budget.NativeSlots(1)
     assert slots.acquire(0)

@@ -2,7 +2,8 @@
 
 SQLite calls a progress handler every PROGRESS_STEPS virtual-machine steps
 (about every 1-5 ms of work); the handler answers "stop" once the call has
-run out of its budget, and SQLite ends the statement with "interrupted".
+run out of its budget (CPU time of its thread; see Budget), and SQLite ends
+the statement with "interrupted".
 
 Calls are sorted before they start: `likely_heavy(plan)` guesses from the
 arguments which ones will be long, and those run in a lane of their own
@@ -12,10 +13,10 @@ wrong guess, or a busy machine) must then take one of the worker's heavy
 slots: at most `heavy_slots` of them run on, so wrong guesses cannot fill
 the cheap lane.
 
-    runs past its budget (GATEWAY_LIBRARY_QUERY_MS)   → code 20 "Query too expensive: …" (HTTP 400;
-                                                       cached like any other answer to that call)
-    no heavy slot free within HEAVY_WAIT              → code 105 "Service currently unavailable"
-                                                       (HTTP 503, Retry-After; a cached copy is served)
+    uses more CPU than its budget (GATEWAY_LIBRARY_QUERY_MS) → code 20 "Query too expensive: …"
+                                                       (HTTP 400; cached like any other answer to that call)
+    no heavy slot free within HEAVY_WAIT, or runs     → code 105 "Service currently unavailable"
+    longer than WALL_FACTOR × the budget by the clock    (HTTP 503, Retry-After; a cached copy is served)
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from .plan import Plan
 TOO_EXPENSIVE = 20  # no Flickr method uses 20 for anything else
 TOO_EXPENSIVE_MESSAGE = "Query too expensive: narrow it (fewer tags or words, a smaller area, an earlier page)"
 PROGRESS_STEPS = 100_000
-HEAVY_AFTER = 0.05  # seconds: a call still running after this is a heavy one
+HEAVY_AFTER = 0.05  # seconds of CPU: a call still running after this is a heavy one
 HEAVY_WAIT = 0.1  # seconds a heavy call waits for a slot before it is refused as "busy"
 BUSY_RETRY_AFTER = 5
+WALL_FACTOR = 10  # a call's clock time may be this many times its CPU budget (waiting for the CPU)
 DEEP_OFFSET = 1000  # results skipped: the page is found by walking past them
 MANY_TERMS = 3  # tags or words: each is a set to read and combine
 
@@ -47,7 +49,14 @@ def likely_heavy(plan: Plan) -> bool:
 
 
 class Budget:
-    """`seconds` a call may run (0 = no limit); `heavy_slots` calls past HEAVY_AFTER at once (per process)."""
+    """`seconds` of CPU a call may use (0 = no limit); `heavy_slots` calls past HEAVY_AFTER at once (per process).
+
+    The budget counts the CPU time of the call's own thread, not the clock: a call
+    that waits for the CPU behind others (a busy machine, its lane's lower
+    priority) is not refused for it, so code 20 says the call itself is too
+    expensive, and is cached as the call's answer. The clock still bounds it,
+    at WALL_FACTOR times the budget: past that it is refused as busy (105).
+    """
 
     def __init__(self, seconds: float, heavy_slots: int):
         self.seconds = seconds
@@ -57,16 +66,18 @@ class Budget:
     def watch(self, conn: sqlite3.Connection, slotted: bool = True) -> Iterator[None]:
         """Run the block's statements under the budget; FlickrError when it runs out, or when it is
         `slotted` (a call of the cheap lane), runs past HEAVY_AFTER and no slot is free."""
-        start = time.monotonic()
+        cpu_start, wall_start = time.thread_time(), time.monotonic()
         state = {"heavy": not slotted, "busy": False}
 
         def progress() -> int:
-            elapsed = time.monotonic() - start
-            if self.seconds and elapsed > self.seconds:
+            used = time.thread_time() - cpu_start
+            if self.seconds and used > self.seconds:
                 return 1
-            if not state["heavy"] and elapsed > HEAVY_AFTER:
-                wait = HEAVY_WAIT if not self.seconds else min(HEAVY_WAIT, self.seconds - elapsed)
-                if not self.slots.acquire(wait):
+            if self.seconds and time.monotonic() - wall_start > self.seconds * WALL_FACTOR:
+                state["busy"] = True
+                return 1
+            if not state["heavy"] and used >= HEAVY_AFTER:
+                if not self.slots.acquire(HEAVY_WAIT):
                     state["busy"] = True
                     return 1
                 state["heavy"] = True

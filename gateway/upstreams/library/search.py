@@ -36,9 +36,10 @@ photos.search hands out only the first 4,000 results, as Flickr does: a page
 that starts past them is empty too (with the true total); at most 20 tags
 (with the `-` ones) in either tag_mode.
 
-Every call has a time budget (GATEWAY_LIBRARY_QUERY_MS, budget.py): one that
-runs out of it is refused with code 20, and one that cannot get one of the
-worker's slots for long calls (GATEWAY_LIBRARY_HEAVY_QUERIES) with code 105.
+Every call has a time budget (GATEWAY_LIBRARY_QUERY_MS of CPU, budget.py): one
+that uses it up is refused with code 20; one that cannot get one of the
+worker's slots for long calls (GATEWAY_LIBRARY_HEAVY_QUERIES), or runs ten
+times its budget by the clock, with code 105.
 
 Errors (FlickrError, HTTP 400 in feed formats)
 -----------------------------------------------
@@ -49,8 +50,8 @@ Errors (FlickrError, HTTP 400 in feed formats)
 | getWithGeoData, getWithoutGeoData, recentlyUpdated, getContactsPhotos, favorites.getList; search `user_id=me` | needs a logged-in user | 99 | Insufficient permissions. Method requires read privileges; none granted. |
 | photos.search | `tag_mode=all` with more than 20 tags (`-` tags included) | 1 | Too many tags in ALL query |
 | photos.search, groups.pools.getPhotos | `tag_mode=any` with more than 20 tags (`-` tags included; the library's limit) | 1 | Too many tags in ANY query |
-| any | the call runs past its time budget (GATEWAY_LIBRARY_QUERY_MS) | 20 | Query too expensive: narrow it (fewer tags or words, a smaller area, an earlier page) |
-| any | too many long calls at once in this worker (GATEWAY_LIBRARY_HEAVY_QUERIES) | 105 | Service currently unavailable (HTTP 503, Retry-After: 5) |
+| any | the call uses up its time budget (GATEWAY_LIBRARY_QUERY_MS of CPU) | 20 | Query too expensive: narrow it (fewer tags or words, a smaller area, an earlier page) |
+| any | too many long calls at once in this worker (GATEWAY_LIBRARY_HEAVY_QUERIES), or ten times the budget by the clock | 105 | Service currently unavailable (HTTP 503, Retry-After: 5) |
 | photos.search, people.getPhotos | unknown `user_id` | 2 | Unknown user |
 | photos.search | unknown `group_id` | 4 | You don't have permission to view this pool |
 | photos.search | bbox not 4 numbers, out of range, or south > north | 3 | Invalid bbox |
