@@ -12,7 +12,7 @@ thread), so one kind of work cannot take every thread:
 
     lane            size  nice
     library           4     0   SQLite reads expected to be cheap (upstreams/library)
-    library-heavy     2    10   SQLite reads expected to be long (budget.likely_heavy): never ahead of a cheap one
+    library-heavy     2    19   SQLite reads expected to be long (budget.likely_heavy): never ahead of a cheap one
     images            2    10   renditions of local photos (images.py): also the bound on their peak memory
 
 Under gevent a lane's threads run at the lane's `nice` (Linux sets it per
@@ -43,7 +43,7 @@ class Lane(NamedTuple):
     nice: int
 
 
-LANES = {"library": Lane(4, 0), "library-heavy": Lane(2, 10), "images": Lane(2, 10)}
+LANES = {"library": Lane(4, 0), "library-heavy": Lane(2, 19), "images": Lane(2, 10)}
 
 _pools: dict[tuple[int, str], object] = {}  # (hub id, lane) → gevent ThreadPool, made on first use
 _semaphores = {name: threading.BoundedSemaphore(lane.size) for name, lane in LANES.items()}
