@@ -136,6 +136,14 @@ def native_lock() -> _thread.LockType:
     return _thread.allocate_lock()
 
 
+def native_local() -> object:
+    """A thread-local object of OS threads (under gevent, threading.local is one per greenlet)."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None:
+        return monkey.get_original("_thread", "_local")()
+    return _thread._local()
+
+
 class NativeSlots:
     """A counting semaphore of OS locks, for waits inside a lane's thread (a gevent lock there would
     need a hub of its own). `acquire(timeout)` says whether a slot was had."""

@@ -197,6 +197,10 @@ lib = Library(sys.argv[1])
 calls = [gevent.spawn(lib.photos, "flickr.photos.search", {"tags": "travel", "per_page": "7"}) for _ in range(12)]
 gevent.joinall(calls, timeout=60)
 totals = sorted({c.value.total for c in calls if c.successful()})
+conns = [gevent.spawn(lib.store.connection) for _ in range(5)]  # greenlets of one OS thread
+gevent.joinall(conns)
+one_connection = len({id(c.value) for c in conns}) == 1
+opened = len(lib.store._open)
 from gateway.errors import FlickrError
 try:  # a caller's mistake comes back to the greenlet as the FlickrError it is, without a traceback
     lib.photos("flickr.people.getPublicPhotos", {"user_id": "nobody@N00"})
@@ -213,7 +217,7 @@ gevent.joinall([gevent.spawn(turn, i) for i in range(3)])
 interleaved = any(order[k][0] == order[k + 1][0] for k in range(0, len(order), 2))
 print(json.dumps({"other_thread": other_thread, "released": released, "totals": totals,
                   "ok_calls": sum(c.successful() for c in calls), "interleaved": interleaved,
-                  "refused": refused}))
+                  "refused": refused, "one_connection": one_connection, "opened": opened}))
 """
 
 
@@ -229,6 +233,8 @@ def test_under_gevent_library_work_runs_in_os_threads_and_the_loop_stays_free(sy
     assert result["ok_calls"] == 12 and len(result["totals"]) == 1 and result["totals"][0] > 0
     assert not result["interleaved"]
     assert result["refused"] == 1 and "Traceback" not in run.stderr
+    # One SQLite connection per OS thread (the library lane's 4, and the hub's), not one per greenlet.
+    assert result["one_connection"] and result["opened"] <= 5
 
 
 def test_without_gevent_run_calls_in_place():
