@@ -28,8 +28,9 @@ from __future__ import annotations
 import json
 
 from ..model import LICENSES, Page, Photo, license_url, photo_page_url
-from .feed import FeedContext, medium, rfc3339, taken_local, thumbnail
+from .feed import FeedContext, medium, rfc3339, thumbnail
 from .html import sanitize
+from .taken import taken_w3c
 
 
 def render(page: Page, ctx: FeedContext) -> bytes:
@@ -62,7 +63,7 @@ def feature(photo: Photo) -> dict:
             "url": photo_page_url(photo),
             "image": img.url if img else None,
             "thumbnail": thumb.url if thumb else None,
-            "datetaken": taken_local(photo) or None,
+            "datetaken": taken_w3c(photo) or None,
             "dateupload": rfc3339(photo.dateupload) if photo.dateupload else None,
             "tags": list(photo.tags),
             "license": LICENSES[photo.license][0] if photo.license in LICENSES else None,

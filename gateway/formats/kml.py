@@ -41,8 +41,9 @@ from __future__ import annotations
 
 from ..model import Page, Photo, photo_page_url
 from . import geo
-from .feed import NS, FeedContext, XMLWriter, pagination_element, taken_w3c, thumbnail
+from .feed import NS, FeedContext, XMLWriter, pagination_element, thumbnail
 from .html import entry_html
+from .taken import taken_w3c
 
 NSMAP = {None: NS["kml"], "atom": NS["atom"], "flickr": NS["flickr"]}
 # The camera must rest this long before Google Earth asks for the new view:
@@ -112,7 +113,7 @@ def _placemark(w: XMLWriter, photo: Photo) -> None:
     with w.element("Placemark", id=f"photo{photo.id}"):  # an XML ID cannot start with a digit
         w.el("name", photo.title)
         w.cdata("description", entry_html(photo, img=thumb))
-        taken = taken_w3c(photo)  # with the zone Flickr's feeds gave it: validators want one
+        taken = taken_w3c(photo)  # the offset of the place, or zone-less (xsd:dateTime allows it)
         if taken:
             with w.element("TimeStamp"):
                 w.el("when", taken)
