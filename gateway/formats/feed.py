@@ -21,7 +21,7 @@ NS = {
     "media": "http://search.yahoo.com/mrss/",
     "creativeCommons": "http://backend.userland.com/creativeCommonsRssModule",  # the URI the W3C validator expects
     "cc": "http://web.resource.org/cc/",  # RSS 1.0 mod_cc: <cc:license rdf:resource="..."/>
-    "enc": "http://purl.oclc.org/net/rss_2.0/enc#",  # RSS 1.0 mod_enclosure
+    "foaf": "http://xmlns.com/foaf/0.1/",  # RSS 1.0: foaf:depiction, the photo's image as RDF
     "georss": "http://www.georss.org/georss",
     "geo": "http://www.w3.org/2003/01/geo/wgs84_pos#",
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",

@@ -11,7 +11,7 @@ rendition is an error for the W3C validator), and atom:link rel="self".
       <link>https://www.flickr.com/photos/serialized/4002529898/</link>
       <description>&lt;p&gt;...posted a photo:...</description>
       <pubDate>Sun, 11 Oct 2009 20:49:24 GMT</pubDate>
-      <dc:date.Taken>2009-10-11T13:49:09-08:00</dc:date.Taken>
+      <dc:date.Taken>2009-10-11T13:49:09-07:00</dc:date.Taken>   (offset of the place; zone-less without one)
       <author flickr:profile="https://www.flickr.com/people/.../">nobody@flickr.com (joshuarbarratt)</author>
       <guid isPermaLink="false">tag:flickr.com,2005:/photo/4002529898</guid>
       <media:content url="..._b.jpg" type="image/jpeg" medium="image" width="1024" height="768"/>
