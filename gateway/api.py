@@ -234,8 +234,8 @@ def feed_context(call: Call, page: Page) -> FeedContext:
     return FeedContext(
         method=call.method.name,
         args=call.args,
-        title=call.method.title(call.args, page.info),
-        link=call.method.link(call.args, page.info),
+        title=call.method.title(call.args, page.about),
+        link=call.method.link(call.args, page.about),
         self_url=_url(call.link_args()),
         feed_id=f"tag:{_tag_authority()},2026:/services/rest/?{urlencode(identity, safe='@,', quote_via=quote)}",
         size=call.size,

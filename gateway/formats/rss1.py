@@ -44,7 +44,6 @@ from __future__ import annotations
 from ..model import Page, Photo, best_image, image, license_url, photo_page_url
 from . import geo
 from .feed import (
-    GEO_TAG_LIMIT,
     NS,
     FeedContext,
     XMLWriter,
@@ -106,14 +105,11 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
     parts.append(taken_markup(photo))
     parts.append(f"<dc:creator>{esc(photo.author_name)}</dc:creator>"
                  f"<dc:identifier>{esc(entry_id(photo))}</dc:identifier>")
-    # One dc:subject per tag: readers (FreshRSS, SimplePie, Tiny Tiny RSS) make a tag of each
-    # subject, so a space-joined one would be a single junk tag. GIS tools make a column of each
-    # repeated element: GeoRDF has the first 20 as subjects and all of them in flickr:tags.
-    if with_geo and len(photo.tags) > GEO_TAG_LIMIT:
-        parts.append(repeat("<dc:subject>", photo.tags[:GEO_TAG_LIMIT], "</dc:subject>"))
-        parts.append(f"<flickr:tags>{esc(' '.join(photo.tags))}</flickr:tags>")
-    else:
-        parts.append(repeat("<dc:subject>", photo.tags, "</dc:subject>"))
+    # One dc:subject per tag, all of them, GeoRDF too: readers (FreshRSS, SimplePie, Tiny Tiny
+    # RSS) make a tag of each subject, so a space-joined one would be a single junk tag. The
+    # 20-tag limit of GeoRSS/GeoAtom is for GDAL, which makes a column of each repeated
+    # element; GDAL does not read RSS 1.0 at all (its GeoRSS driver reads RSS 2.0 and Atom).
+    parts.append(repeat("<dc:subject>", photo.tags, "</dc:subject>"))
     # The image readers show is the one in the description. No enc:enclosure: only Tiny Tiny
     # RSS reads it, as a url-less <enclosure> it stores as an attachment to the site's home
     # page. Media RSS's url= attributes are not RDF/XML (rapper refuses unqualified
