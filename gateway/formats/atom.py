@@ -36,6 +36,7 @@ from .feed import (
     TAG_SCHEME,
     FeedContext,
     XMLWriter,
+    all_tags,
     attr,
     cdata,
     dims,
@@ -104,8 +105,7 @@ def _entry(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None
     tags = photo.tags[:GEO_TAG_LIMIT] if with_geo else photo.tags
     parts.append(repeat('<category term="', tags, f'" scheme="{TAG_SCHEME}"/>', attr))
     if with_geo:
-        if photo.tags:
-            parts.append(f'<media:category scheme="urn:flickr:tags">{esc(" ".join(photo.tags))}</media:category>')
+        parts.append(all_tags(photo))
         parts.append(geo.point(photo))
     parts.append(flickr_extras(photo))
     parts.append("</entry>")

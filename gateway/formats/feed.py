@@ -313,6 +313,17 @@ def taken_markup(photo: Photo) -> str:
     return f"<dc:date.Taken>{taken}</dc:date.Taken><flickr:date_taken>{taken}</flickr:date_taken>" if taken else ""
 
 
+def all_tags(photo: Photo) -> str:
+    """<flickr:tags>every tag, space-separated</flickr:tags> for the geo formats, '' without tags.
+
+    GDAL makes a column of each repeated element and stops at 100, so GeoRSS and GeoAtom
+    carry at most 20 tag elements and the whole list once, here (Flickr's own `tags`
+    extra shape). Not in a media:category or category: feed readers (feedparser,
+    FreshRSS) would show the space-joined list as one tag the photo does not have.
+    """
+    return f"<flickr:tags>{_text(' '.join(photo.tags))}</flickr:tags>" if photo.tags else ""
+
+
 def owner_markup(photo: Photo) -> str:
     """flickr:nsid and flickr:buddyicon of the photo's owner."""
     return (f"<flickr:nsid>{_text(photo.owner)}</flickr:nsid>"

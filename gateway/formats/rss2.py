@@ -18,7 +18,7 @@ rendition is an error for the W3C validator), and atom:link rel="self".
       <media:title>...</media:title>
       <media:thumbnail url="..._s.jpg" width="75" height="75"/>
       <media:credit role="photographer">joshuarbarratt</media:credit>
-      <media:category scheme="urn:flickr:tags">carterbarratt</media:category>
+      <category domain="https://www.flickr.com/photos/tags/">carterbarratt</category>   (one per tag)
       <enclosure url="..._b.jpg" type="image/jpeg" length="0"/>
     </item>
 """
@@ -34,6 +34,7 @@ from .feed import (
     TAG_SCHEME,
     FeedContext,
     XMLWriter,
+    all_tags,
     attr,
     cdata,
     dims,
@@ -113,9 +114,10 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
         parts.append(f'<media:thumbnail url="{attr(thumb.url)}"{dims(thumb)}/>')
     parts.append(f'<media:credit role="photographer">{author}</media:credit>')
     if photo.tags:
-        parts.append(f'<media:category scheme="urn:flickr:tags">{esc(" ".join(photo.tags))}</media:category>')
         tags = photo.tags[:GEO_TAG_LIMIT] if with_geo else photo.tags
         parts.append(repeat(f'<category domain="{TAG_SCHEME}">', tags, "</category>"))
+        if with_geo:
+            parts.append(all_tags(photo))
     url = license_url(photo)
     if url:
         # creativeCommons:license takes any licence URL; media:license is unknown to the W3C validator.
