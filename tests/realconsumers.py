@@ -90,6 +90,14 @@ def need(*commands: str) -> None:
         pytest.skip(message)
 
 
+def need_perl(module: str) -> None:
+    if subprocess.run(["perl", f"-M{module}", "-e1"], capture_output=True).returncode != 0:
+        message = f"Perl's {module} is not installed: run scripts/install-consumers (as root on Debian)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def need_js() -> None:
     need("node")
     if not (JS / "node_modules").is_dir():

@@ -35,6 +35,7 @@ from realconsumers import (
     js,
     need,
     need_module,
+    need_perl,
     page_url,
     run,
 )
@@ -153,6 +154,7 @@ def test_rsstail(gateway, fmt):
 @pytest.mark.parametrize("fmt", ["feed-rss_200", "feed-atom_10", "feed-rss_100", "feed-geordf"])
 def test_perl(gateway, fmt, reader):
     need("perl")
+    need_perl(reader)
     script = Path(__file__).resolve().parent / "perl" / "read.pl"
     feed = json.loads(run("perl", str(script), reader, str(document(gateway, fmt))))
     assert [i["title"] for i in feed["items"]] == [p["title"] for p in PHOTOS]
@@ -347,3 +349,22 @@ def test_names_people_see(gateway):
     assert [f["properties"]["name"] for f in collection["features"]] == [p["title"] for p in GEOTAGGED]
     assert {f["properties"]["ownername"] for f in collection["features"]} == {OWNERNAME}
     assert by_id(DENVER["id"]) is DENVER
+
+
+@pytest.mark.parametrize("fmt", ["feed-atom_10", "feed-kml"])
+def test_from_flickr_the_gallery_feed_is_titled_by_the_gallery(make_app, replay, fmt):
+    """The flickr upstream asks galleries.getPhotos for get_gallery_info=1 (the recorded call did)."""
+    app = make_app(UPSTREAM="flickr", FLICKR_API_KEY="k" * 32, FLICKR_API_SECRET="s" * 16,
+                   FLICKR_REST_URL=replay.url, MAX_PER_PAGE=10)
+    response = app.test_client().get("/services/rest/", query_string={
+        "method": "flickr.galleries.getPhotos", "gallery_id": "72157720932863274", "format": fmt})
+    assert response.status_code == 200, response.headers.get("X-FlickrErrMessage")
+    assert replay.calls[-1].params["get_gallery_info"] == "1"
+    title = "Photos from gallery \u201cSunrise/Sunsets\u201d by kucinskikaren"
+    if fmt == "feed-atom_10":
+        feed = feedparser.parse(response.data)
+        assert feed.feed.title == title
+        assert feed.feed.link == "https://www.flickr.com/photos/kuchpop/galleries/72157720932863274/"
+    else:
+        kml = need_module("fastkml.kml")
+        assert kml_document(kml.KML.from_string(response.data)).name == title
