@@ -91,7 +91,7 @@ def _gallery_link(a: Args, i: Args) -> str:
     owner = i.get("owner") or ""
     if owner:
         return _page("photos", owner, "galleries", a.get("gallery_id", "").rsplit("-", 1)[-1])
-    return _page("galleries", a.get("gallery_id", "").rsplit("-", 1)[-1])
+    return _page("photos", "flickr", "galleries", a.get("gallery_id", "").rsplit("-", 1)[-1])  # owner unknown
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
