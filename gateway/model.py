@@ -87,6 +87,7 @@ def capped_tags(tags: object) -> tuple[str, ...]:
     """Tags without repeats ("Sony" and "sony" both become "sony" on Flickr), within TAG_MAX and TAGS_MAX."""
     return tuple(t for t in dict.fromkeys(tags) if len(t) <= TAG_MAX)[:TAGS_MAX]  # type: ignore[call-overload]
 
+
 # The text children of a <gallery> element (the rest are attributes).
 SET_TEXT = ("title", "description")
 
