@@ -13,7 +13,7 @@ watches with readers at once, and puts them in each reader's inbox.
             log (one primary-key lookup), and only when it moved, log.after() per watch.
 
 Blocking SQLite calls never run on gevent's event loop: `blocking()` runs them
-in gevent's threadpool (real OS threads) when the worker is monkey-patched.
+in the "live" lane of gateway/blocking.py (real OS threads under gevent).
 At most LOG_CALLS log calls of stream openings run at once (a burst of a
 thousand reconnects must not open a thousand Redis connections).
 
@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from .. import metrics
+from ..blocking import run
 from ..push.events import START, Event
 
 log = logging.getLogger("gateway.live")
@@ -43,21 +44,9 @@ LOG_CALLS = 16  # log calls of stream openings at once, per process
 POLL = 0.1  # seconds between two looks at the newest id of the SQLite log (one primary-key lookup)
 
 
-def gevent_patched() -> bool:
-    try:
-        from gevent import monkey
-    except ImportError:
-        return False
-    return bool(monkey.is_module_patched("threading"))
-
-
 def blocking(fn: Callable[..., T], *args: Any) -> T:
-    """fn(*args) in a real OS thread when the event loop must not block on it (gevent), else here."""
-    if gevent_patched():
-        import gevent
-
-        return gevent.get_hub().threadpool.apply(fn, args)
-    return fn(*args)
+    """fn(*args) in an OS thread of the "live" lane under gevent (gateway/blocking.py), else here."""
+    return run("live", fn, *args)
 
 
 def position_key(position: str) -> tuple[int, ...]:

@@ -1,12 +1,7 @@
 """The library file: connections, transactions, and photos in and out of rows.
 
-One connection per OS thread (a sqlite3 connection must not be shared while
-in use), WAL so that readers never wait for an import. Per OS thread, not
-per greenlet: under gunicorn's gevent worker `threading.local` is
-greenlet-local, and a connection (with its 32 MB page cache) per client
-connection would grow without bound. Library calls run in the threads of a
-small pool (gateway/blocking.py), so a worker holds a handful; a thread's
-connection is closed when the thread ends.
+One connection per thread (gunicorn runs threads; a sqlite3 connection must
+not be shared while in use), WAL so that readers never wait for an import.
 Writes merge what a new recording says with what the library knows
 (`merge`), and skip photos the recording does not change, so that
 importing the same file twice leaves the file as it was.
@@ -18,14 +13,13 @@ import json
 import math
 import os
 import sqlite3
-import sys
-import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import MISSING, fields, replace
 from types import MappingProxyType
 
+from ...blocking import native_local, native_lock
 from ...model import SUFFIX_EDGE, Photo, Size
 from . import schema
 
@@ -61,54 +55,33 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
-def _os_thread_local() -> threading.local:
-    """A thread-local whose values belong to the OS thread, also in a gevent-patched process."""
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is not None and monkey.is_module_patched("threading"):
-        return monkey.get_original("_thread", "_local")()
-    return threading.local()
-
-
-class _Held:
-    """One OS thread's connection, closed when that thread's local storage goes (the thread ended)."""
-
-    __slots__ = ("conn", "__weakref__")
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-
-    def __del__(self) -> None:
-        self.conn.close()
-
-
 class Store:
-    """The SQLite file at `path`, opened lazily (and created with the schema) by each OS thread."""
+    """The SQLite file at `path`, opened lazily (and created with the schema) by each thread."""
 
     def __init__(self, path: str):
         self.path = path
-        self._local = _os_thread_local()
-        self._lock = threading.Lock()
-        self._open: weakref.WeakSet[_Held] = weakref.WeakSet()  # every thread's connection still open
+        # One connection per OS thread, also under gevent: a patched threading.local would give
+        # every greenlet (every request) a connection of its own, never closed.
+        self._local = native_local()
+        self._lock = native_lock()
+        self._open: list[sqlite3.Connection] = []
         # Close whatever is still open when the Store is collected or the process exits.
         self._finalizer = weakref.finalize(self, _close_all, self._open)
 
     def connection(self) -> sqlite3.Connection:
-        held = getattr(self._local, "held", None)
-        if held is None:
-            held = self._local.held = _Held(self._connect())
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
             with self._lock:
-                self._open.add(held)
-        return held.conn
-
-    def open_connections(self) -> int:
-        """How many connections are open (one per OS thread that used the library and still runs)."""
-        return len(self._open)
+                self._open.append(conn)
+        return conn
 
     def close(self) -> None:
         """Close every thread's connection; the next use opens new ones."""
         with self._lock:
             _close_all(self._open)
-            self._local = _os_thread_local()
+            self._local = native_local()
 
     def _connect(self) -> sqlite3.Connection:
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
@@ -131,10 +104,9 @@ class Store:
         return conn
 
 
-def _close_all(held: weakref.WeakSet[_Held]) -> None:
-    for one in list(held):
-        one.conn.close()
-    held.clear()
+def _close_all(conns: list[sqlite3.Connection]) -> None:
+    while conns:
+        conns.pop().close()
 
 
 @contextmanager
