@@ -28,12 +28,14 @@ from collections.abc import Callable, Iterable
 
 from flask import Flask
 
-PATHS = ("/services/rest", "/services/rest/")
+# The API and its live streams (gateway/live): an EventSource on another origin needs them too.
+PATHS = ("/services/rest", "/services/rest/", "/services/stream", "/services/stream/")
 # What a script may read beyond the CORS-safelisted headers (Content-Type, Last-Modified, …).
 EXPOSE = "Age, ETag, Link, Retry-After, Warning, X-FlickrErrCode, X-FlickrErrMessage"
 ALLOW_METHODS = "GET, HEAD, POST, OPTIONS"
-# Conditional GETs (a map that polls), a POST's form type, flickrapi's OAuth header.
-ALLOW_HEADERS = "Authorization, Cache-Control, Content-Type, If-Modified-Since, If-None-Match"
+# Conditional GETs (a map that polls), a POST's form type, flickrapi's OAuth header, and the
+# Last-Event-ID an EventSource sends when it reconnects to a live stream.
+ALLOW_HEADERS = "Authorization, Cache-Control, Content-Type, If-Modified-Since, If-None-Match, Last-Event-ID"
 MAX_AGE = "86400"  # browsers cap it lower (Chromium: 2 hours); one preflight a day at most
 
 

@@ -172,6 +172,21 @@ def test_bad_requests_get_the_apis_error_before_any_stream(served, tmp_path):
     ok.close()
 
 
+def test_cors_as_on_the_api(served):
+    """GATEWAY_CORS_ORIGINS holds for streams as for the API (gateway/cors.py): a listed origin is echoed,
+    another gets none, and a preflight is answered."""
+    _, base = served(CORS_ORIGINS="https://frame.example")
+    listed = httpx.head(base + STREAM, headers={"Origin": "https://frame.example"}, timeout=10)
+    assert listed.headers["Access-Control-Allow-Origin"] == "https://frame.example"
+    other = httpx.head(base + STREAM, headers={"Origin": "https://other.example"}, timeout=10)
+    assert "Access-Control-Allow-Origin" not in other.headers and other.headers["Vary"] == "Origin"
+    preflight = httpx.options(base + STREAM, headers={"Origin": "https://frame.example",
+                                                      "Access-Control-Request-Method": "GET",
+                                                      "Access-Control-Request-Headers": "Last-Event-ID"}, timeout=10)
+    assert preflight.status_code == 200 and "GET" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "Last-Event-ID" in preflight.headers["Access-Control-Allow-Headers"]
+
+
 def test_the_per_worker_cap_answers_503_with_retry_after(served):
     _, base = served(STREAM_MAX=2)
     held = [listen(base + STREAM) for _ in range(2)]

@@ -59,7 +59,6 @@ bp = Blueprint("live", __name__)
 STREAM_PATH = api.STREAM_PATH
 MAX_CALLS = 10  # calls on one connection
 POSITION = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")  # an id of either log: SQLite's integer, a Redis stream id
-CORS = {"Access-Control-Allow-Origin": "*"}
 FULL_RETRY_AFTER = 30  # seconds a client refused by the cap is told to wait
 
 
@@ -72,7 +71,8 @@ def init_app(app: Flask) -> None:
 def stream() -> Response:
     live = current_app.extensions[KEY]
     fanout: Fanout = live.fanout
-    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", **CORS}
+    # CORS as on the API: gateway/cors.py (GATEWAY_CORS_ORIGINS) adds it below Flask, errors included.
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     try:
         calls = _calls()
         if request.method == "HEAD":  # valid: say what a GET would answer, without holding a stream
@@ -94,9 +94,7 @@ def stream() -> Response:
 
 def _error(err: FlickrError) -> Response:
     g.format = None  # a stream has no format of its own: every error is an HTTP error
-    response = api.error_response(err)
-    response.headers.update(CORS)
-    return response
+    return api.error_response(err)
 
 
 def _calls() -> list[api.Call]:
