@@ -130,7 +130,7 @@ def test_a_last_event_id_older_than_the_log_gets_a_reset(served, tmp_path, monke
     old_id = first.photos()[0].id
     first.close()
     imported(app, tmp_path, "b.xml", [photo(3), photo(4), photo(5)])  # event 2 is trimmed away
-    for last in (old_id, "not-an-id"):
+    for last in (old_id, "not-an-id", "999999"):  # trimmed away, not an id, past the newest
         again = listen(base + STREAM, **{"Last-Event-ID": last})
         wait_until(lambda a=again: a.events, 10, "the reset")
         (_, reset), = again.events

@@ -187,23 +187,27 @@ class Stream:
 
     def _events(self) -> Iterator[bytes]:
         events_log = self.fanout.push.log
+        heads = [self.fanout.call(events_log.head, watch) for watch in self.watches]
         replay: list[tuple[int, Event]] = []
         for i, (watch, start) in enumerate(zip(self.watches, self.positions, strict=True)):
-            if start is not None and not self.reset:
-                found = self.fanout.call(events_log.after, watch, start)
-                if not found.gap:
-                    replay += [(i, e) for e in found.events]
-                    continue
+            if start is None or self.reset:
+                continue
+            found = self.fanout.call(events_log.after, watch, start)
+            # An id past the log's newest is not one of its ids (the log was made anew): a reset too.
+            if found.gap or later(start, heads[i]):
                 self.reset = True
-            self.positions[i] = self.fanout.call(events_log.head, watch)
-        if self.reset:  # each position is now its head: what follows is new
-            replay = []
-        head = f"retry: {self.retry_ms}\n: live photos of {len(self.watches)} call(s); a comment every " \
-               f"{self.heartbeat} s keeps the connection open\n\n"
+            else:
+                replay += [(i, e) for e in found.events]
+        if self.reset or any(p is None for p in self.positions):
+            replay = [] if self.reset else replay
+            # From the heads: what follows is new (a reset, or a stream opened without Last-Event-ID).
+            self.positions = [h if self.reset or p is None else p for h, p in zip(heads, self.positions, strict=True)]
+        preamble = f"retry: {self.retry_ms}\n: live photos of {len(self.watches)} call(s); a comment every " \
+                   f"{self.heartbeat} s keeps the connection open\n\n"
         if self.reset:
-            head += _message("reset", self._id(), {"reason": "Last-Event-ID is older than the event log keeps "
-                                                    "(or not one of its ids): reload the feed"})
-        yield head.encode()
+            preamble += _message("reset", self._id(), {"reason": "Last-Event-ID is older than the event log keeps "
+                                                        "(or not one of its ids): reload the feed"})
+        yield preamble.encode()
         replay.sort(key=lambda item: (item[1].at, position_key(item[1].id)))
         chunk = self._take(replay)
         if chunk:
