@@ -22,7 +22,7 @@ from gateway import create_app
 from gateway.model import Page, parse_rest
 from gateway.safexml import parse
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "flickr"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "flickr"  # anonymised copies
 
 
 class BenchUpstream:
