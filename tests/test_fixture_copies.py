@@ -125,8 +125,8 @@ def test_a_fresh_clone_collects_the_suite(tmp_path):
     subprocess.run(["git", "checkout", "--quiet", head.stdout.strip()], cwd=clone, check=True)
     assert not (tmp_path / "shared").exists()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "PYTHONPATH"))}
-    run = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
-                         cwd=clone, env=env, capture_output=True, text=True, timeout=600)
+    collect = [sys.executable, "-m", "pytest", "--collect-only", "-o", "addopts=", "-q", "-p", "no:cacheprovider"]
+    run = subprocess.run(collect, cwd=clone, env=env, capture_output=True, text=True, timeout=600)
     tail = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert re.fullmatch(r"\d+ tests collected in .*", tail), tail
