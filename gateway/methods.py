@@ -4,7 +4,8 @@ a bbox, and how a feed names and links the call.
 
 The gateway never forwards a method outside this table, so no write method
 can be reached through it. KNOWN_OTHER lists real Flickr methods that are
-refused with "not available in feed formats" rather than "not found".
+refused with "not available in feed formats" (or "through this gateway" for
+rest/json) rather than "not found".
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
 )}
 
 # Real Flickr methods that do not return a standard photos response: refused
-# with code 112 "not available in feed formats" instead of "not found", so a
+# with code 112 "not available in feed formats" ("through this gateway" for
+# rest/json) instead of "not found", so a
 # caller learns the method exists but cannot be served here.
 KNOWN_OTHER = frozenset({
     "flickr.photos.getInfo", "flickr.photos.getSizes", "flickr.photos.getExif", "flickr.photos.delete",
