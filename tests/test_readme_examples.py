@@ -5,7 +5,7 @@ second on the recorded responses imported as the README says. Each answer is rea
 consumer (feedparser, rdflib, the OGC KML schema, json), must hold photos, and must match
 the row's words: "(N px images)" is the long edge of every enclosure image, "tagged X"
 holds only photos tagged X, "with their places" / "on a map" / GeoJSON carry points,
-"around …" lies within the radius, "newest first" is in upload order.
+"around …" lies within the radius, "newest first" is in upload order, "most viewed" in views.
 """
 
 from __future__ import annotations
@@ -138,6 +138,9 @@ def check(client, what: str, url: str) -> None:
             assert any(extra in p for p in found), f"{what}: no {extra}"
     if "image URLs" in what:
         assert all("url_m" in p for p in found), what
+    if "most viewed" in what:  # the same call with the views shown
+        views = [int(p["views"]) for p in photos("json", client.get(f"{url},views").data)]
+        assert views == sorted(views, reverse=True) and views[0] > 0, views
 
 
 def test_the_readme_has_examples_for_both_libraries():
