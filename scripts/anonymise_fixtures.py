@@ -69,6 +69,9 @@ KEEP_SEGMENTS = frozenset({
     "htm", "php", "jpg", "jpeg", "png", "gif", "com", "org", "net", "edu", "gov", "uk", "de", "fr",
 })
 LATIN = "abcdefghijklmnopqrstuvwxyz"
+# Letters are drawn using a fixed Unicode version (Python keeps 3.2's tables beside its own):
+# with the running Python's tables, a newer Python would write other copies.
+UCD = unicodedata.ucd_3_2_0
 
 
 def source_key(source: Path) -> bytes:
@@ -102,15 +105,17 @@ class Anonymiser:
             if c.isdigit():
                 return rng.choice("0123456789")
             return c
-        category = unicodedata.category(c)
+        category = UCD.category(c)
         if category[0] not in "LN" or category == "Nl":
+            if unicodedata.category(c)[0] == "L":
+                return "x"  # a letter newer than UCD's Unicode version: one fixed stand-in
             return c  # marks, emoji, symbols, punctuation, spaces, controls: the shape itself
-        bidi = unicodedata.bidirectional(c)
+        bidi = UCD.bidirectional(c)
         block = ord(c) & ~0x7F
         for _ in range(64):
             other = chr(block + rng.randrange(0x80))
-            if unicodedata.category(other) == category and unicodedata.bidirectional(other) == bidi \
-                    and not unicodedata.decomposition(other).startswith("<"):
+            if UCD.category(other) == category and UCD.bidirectional(other) == bidi \
+                    and not UCD.decomposition(other).startswith("<"):
                 return other
         return c  # a lone letter with no sibling in its block (never seen in the recordings)
 
