@@ -36,7 +36,8 @@ def test_the_command_fills_the_library_from_any_directory_like_flask(tmp_path):
     elsewhere = tmp_path / "home"
     elsewhere.mkdir()
 
-    added = run([str(COMMAND), "library", "add-folder", str(pictures)], elsewhere, GATEWAY_LIBRARY_PATH=library)
+    added = run([str(COMMAND), "library", "add-folder", str(pictures)], elsewhere, GATEWAY_LIBRARY_PATH=library,
+                GATEWAY_IMAGE_CACHE=str(tmp_path / "images"))
     assert added.returncode == 0, added.stderr
     assert re.search(r"\b2 added\b", added.stdout), added.stdout
     stats = run([str(COMMAND), "library", "stats"], elsewhere, GATEWAY_LIBRARY_PATH=library)
