@@ -54,7 +54,6 @@ CHILDREN = {("photo", "description"): "html", ("photo", "comment"): "html", ("ph
 
 # An XML entity or character reference in the raw file: kept as written unless the character it names changes.
 RAW_TOKEN = re.compile(r"&(?:#[0-9]+|#x[0-9A-Fa-f]+|[A-Za-z]+);|.", re.S)
-START_TAG = re.compile(r"<([A-Za-z]+)\b[^>]*>")
 ATTRIBUTE = re.compile(r'\s([A-Za-z_]+)="([^"]*)"')
 ELEMENT = re.compile(r"<([A-Za-z]+)\b[^>]*?(/?)>|</([A-Za-z]+)>")
 # Within (decoded) HTML: tags, HTML entity references, and URLs in running text.
