@@ -77,7 +77,7 @@ def _m(name: str, *required: str, bbox: bool = False, title=None, link=None,
 
 
 def _set_title(kind: str, set_id: str, i: Args) -> str:
-    """'Photos from album “Delhi Life” by Bram Pitoyo': the set's own title and owner where the
+    """'Photos from album “Ogrxb Oeym” by Bzia Svcpka': the set's own title and owner where the
     response (the <photoset> wrapper, the <gallery> element) or the library knows them."""
     name = f"\u201c{i['title']}\u201d" if i.get("title") else set_id
     owner = i.get("ownername") or i.get("username") or ""

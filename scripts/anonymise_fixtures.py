@@ -43,10 +43,12 @@ SOURCE = ROOT.parent / "shared" / "fixtures" / "flickr"
 TARGET = ROOT / "tests" / "fixtures" / "flickr"
 
 # Attributes holding people's text, by element, and how each is written.
+# Names are one kind wherever they appear (an owner whose name is also their path alias keeps
+# one replacement for both, in attributes and in flickr.com URLs alike).
 ATTRIBUTES = {
-    "photo": {"title": "text", "ownername": "text", "realname": "text", "pathalias": "name", "tags": "tags"},
-    "photoset": {"title": "text", "ownername": "text", "username": "text"},
-    "gallery": {"username": "text", "url": "url"},
+    "photo": {"title": "text", "ownername": "name", "realname": "name", "pathalias": "name", "tags": "tags"},
+    "photoset": {"title": "text", "ownername": "name", "username": "name"},
+    "gallery": {"username": "name", "url": "url"},
 }
 # Text children holding people's text: (parent, child) -> kind.
 CHILDREN = {("photo", "description"): "html", ("photo", "comment"): "html", ("photoset", "title"): "text",

@@ -88,6 +88,41 @@ def test_the_copies_keep_everything_but_peoples_text():
     assert not left, left[:10]
 
 
+# Words of the recordings that the project names for its own reasons: a demo landmark, the recordings' source.
+OWN_WORDS = {"Mandalay, Myanmar", "Flickr Foundation"}
+
+
+@needs_originals
+def test_no_file_of_the_repository_quotes_the_people_of_the_recordings():
+    """Comments, docs and hand-written test data quote the copies, never the originals."""
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    people: set[str] = set()
+    for original in ORIGINALS.glob("*.xml"):
+        for el in etree.parse(str(original)).getroot().iter():
+            names = (el.get(k) or "" for k in ("ownername", "realname", "pathalias", "username"))
+            people.update(v for v in names if len(v) >= 6)
+            if el.tag == "gallery" and el.get("url"):
+                people.add(el.get("url").rstrip("/").split("/")[-3])
+            people.update(t for t in (el.get("title"), el.text if el.tag == "title" else None) if t and len(t) >= 12)
+    wanted = [(p, set(re.findall(r"\w+", p))) for p in people - OWN_WORDS if re.search(r"\w", p)]
+    quoted = {}
+    for name in listed.stdout.split():
+        if name.startswith("tests/fixtures/") or not (ROOT / name).is_file():
+            continue
+        try:
+            text = (ROOT / name).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        words = set(re.findall(r"\w+", text))  # a cheap sieve before the exact search
+        found = [p for p, need in wanted
+                 if need <= words and re.search(rf"(?<!\w){re.escape(p)}(?!\w)", text)]
+        if found:
+            quoted[name] = sorted(found)[:3]
+    assert not quoted, quoted
+
+
 def test_the_replacement_keeps_the_shape_of_any_text():
     anon = script()
     a = anon.Anonymiser(b"key one", frozenset({"sunset"}))
