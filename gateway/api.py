@@ -12,7 +12,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -77,6 +77,9 @@ class Call:
         if self.size != DEFAULT_SIZE:
             out["size"] = self.size
         return out
+
+
+Context = Callable[[Call, Page], FeedContext]
 
 
 def init_app(app: Flask) -> None:
@@ -239,11 +242,22 @@ def feed_context(call: Call, page: Page) -> FeedContext:
 @bp.route("/services/rest", methods=["GET", "POST"])
 def rest() -> Response:
     call = parse_call(request_args())
-    store = cache.get()
     # Everything that changes the bytes: the call, how it is rendered, and the
     # base URL that self/paging links are built from. Never the caller's key.
     key = cache_key("response", upstreams.get().name, call.method.name, canonical_args(call.args),
                     call.format_name, call.size, call.jsoncallback, hits.origin(request.environ))
+    return serve(call, key)
+
+
+def serve(call: Call, key: str, context: Context | None = None) -> Response:
+    """Answer a parsed call from the cache, or render it: the one path every feed URL takes.
+
+    `key` names the response bytes; `context` builds the feed-level values
+    (title, links, id) when they are not the API's own: Flickr's public feed
+    URLs (feeds.py) are answered here too, so they share the page cache,
+    validation and upstream budget of the call they translate to.
+    """
+    store = cache.get()
     current_app.extensions["gateway.known"].remember(
         hits.raw_request(request.environ), hits.Known(key, call.method.name, call.format_name))
     obs = observation(request.environ)
@@ -252,7 +266,7 @@ def rest() -> Response:
     if entry is None or not entry.fresh(time.time()):
         obs.cache = "miss"
         try:
-            entry = render(call, key)
+            entry = render(call, key, context or feed_context)
         except Exception as exc:
             if entry is None or (isinstance(exc, FlickrError) and pages.is_answer(exc)):
                 raise
@@ -271,7 +285,7 @@ def canonical_args(args: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def render(call: Call, key: str) -> Entry:
+def render(call: Call, key: str, context: Context | None = None) -> Entry:
     """Fetch the call's page (cached and coalesced per upstream call), render it and cache the response."""
     store, upstream = cache.get(), upstreams.get()
 
@@ -287,7 +301,7 @@ def render(call: Call, key: str) -> Entry:
     fetched = store.fetch(cache_key("page", upstream.name, call.method.name, canonical_args(call.args)), load)
     page = pages.decode(fetched).paginated(int(call.args["per_page"]))
     page = page.with_image_base(request.url_root)  # local photos' images are served here (gateway/images.py)
-    body = call.format.render(page, feed_context(call, page))
+    body = call.format.render(page, (context or feed_context)(call, page))
     content_type = JSONP_TYPE if call.format_name == "json" and call.jsoncallback else call.format.content_type
     # Compressed once here, not per request; mtime=0 keeps the gzip bytes stable.
     updated = feed_updated(page)  # the feed's own updated time, also for an empty page
@@ -348,13 +362,18 @@ def unexpected(exc: Exception) -> Response | HTTPException:
 def http_error(exc: HTTPException) -> Response | HTTPException:
     """Werkzeug's own 4xx refusals of the endpoint, in its error shape: every 4xx of
     /services/rest/ carries X-FlickrErr* (code 116, Bad URL found) and Flickr's body."""
-    if request.path.rstrip("/") != "/services/rest" or exc.code is None or exc.code < 400:
+    if not is_api_path(request.path) or exc.code is None or exc.code < 400:
         return exc
     response = error_response(FlickrError(errors.BAD_URL, "Bad URL found", exc.code))
     for name, value in exc.get_headers():
         if name.lower() not in ("content-type", "content-length"):
             response.headers[name] = value  # e.g. Allow for a 405
     return response
+
+
+def is_api_path(path: str) -> bool:
+    """/services/rest/ and Flickr's public feed URLs (/services/feeds/…): they answer in Flickr's error shape."""
+    return path.rstrip("/") == "/services/rest" or path.startswith("/services/feeds/")
 
 
 def error_response(err: FlickrError) -> Response:

@@ -1,0 +1,297 @@
+"""Flickr's public feed URLs, `/services/feeds/<feed>.gne` (issue 16), answered by translation.
+
+Feed readers, photo frames and blog plugins hold URLs such as
+`photos_public.gne?tags=a,b&tagmode=all&format=rss_200`, not API calls. Each
+feed URL is translated into the one standard-photos-response call that answers
+it, and that call is served by the API's own path (`api.parse_call`, then
+`api.serve`): the same argument checks, page cache, upstream budget — and so
+push and live stream — as the API call; only the feed-level title, links and
+id follow Flickr's feeds. The mapping, one row per feed:
+
+    photos_public.gne                       → flickr.photos.getRecent
+    photos_public.gne?id=NSID               → flickr.people.getPublicPhotos user_id=NSID
+    photos_public.gne?g=GROUP               → flickr.groups.pools.getPhotos group_id=GROUP
+    photos_public.gne?tags=a,b[&tagmode=…]  → flickr.photos.search tags=a,b tag_mode=all|any
+                     (with id or g as well: user_id / group_id; newest uploads first, search's default)
+    photos_public.gne?format=georss|…       → flickr.photos.search has_geo=1 (+ the above)
+    geo/?id=|g=|tags=                       → flickr.photos.search has_geo=1, in a geo format
+    groups_pool.gne?id=GROUP                → flickr.groups.pools.getPhotos group_id=GROUP
+    photos_faves.gne?nsid=NSID (or id=)     → flickr.favorites.getPublicList user_id=NSID
+    photoset.gne?set=ID&nsid=NSID           → flickr.photosets.getPhotos photoset_id=ID user_id=NSID
+    photos_friends.gne?user_id=NSID         → flickr.photos.getContactsPublicPhotos user_id=NSID
+                     (friends=1 → just_friends=1; without display_all=1 → single_photo=1)
+
+Feeds that list no photos (discussions, forums, comments, activity) are
+refused with code 112, as the API refuses methods that return no standard
+photos response. Flickr's `tagmode` defaulted to all (the API's tag_mode to
+any); a missing `format` is Atom 1.0, as Flickr's feeds answered (its own
+Atom feeds' self links carry no format).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import NamedTuple
+from urllib.parse import quote, urlencode
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+
+from . import api, errors, upstreams
+from .api import Call, canonical_args, feed_context, parse_call, request_args, serve
+from .cache import cache_key
+from .cache import http as hits
+from .errors import FlickrError
+from .formats import FORMATS, Format, jsonfeed
+from .formats.feed import FeedContext
+from .methods import WWW
+from .model import Page
+
+bp = Blueprint("feeds", __name__)
+Args = Mapping[str, str]
+
+# Flickr's `format` values → the API format that renders them. RSS 0.91/0.92 readers
+# read RSS 2.0 (a superset), Atom 0.3 readers Atom 1.0; rss_200_enc is RSS 2.0 with
+# one enclosure per item, which every RSS 2.0 feed of the gateway has.
+FEED_FORMATS = {
+    "atom": "feed-atom_10", "atom_1": "feed-atom_10", "atom_10": "feed-atom_10", "atom_03": "feed-atom_10",
+    "rss_200": "feed-rss_200", "rss2": "feed-rss_200", "rss_200_enc": "feed-rss_200",
+    "rss": "feed-rss_200", "rss_091": "feed-rss_200", "rss_092": "feed-rss_200",
+    "rss_100": "feed-rss_100", "rdf": "feed-rss_100",
+    "georss": "feed-georss", "geoatom": "feed-geoatom", "geordf": "feed-geordf",
+    "kml": "feed-kml", "kml_nl": "feed-kml_nl", "geojson": "feed-geojson",
+    "json": "json",
+    # Plugins (Slickr Flickr) also sent the API's names to the feeds: format=feed-rss_200.
+    **{name: name for name in FORMATS if name.startswith("feed-")},
+}
+DEFAULT_FORMAT = "atom"
+GEO_FORMATS = frozenset({"feed-georss", "feed-geoatom", "feed-geordf", "feed-kml", "feed-kml_nl", "feed-geojson"})
+# The geo feed always carries places: its plain formats are their geo variants.
+GEO_VARIANT = {"feed-rss_200": "feed-georss", "feed-atom_10": "feed-geoatom", "feed-rss_100": "feed-geordf"}
+JSON_FEED = Format("application/json", jsonfeed.render, is_feed=False)
+
+# Arguments every feed reads besides its own: the gateway's `size` (photo frames), the JSON
+# wrapper, `lang` (read and ignored: the feeds are in English) and the caller's api_key.
+COMMON = ("format", "lang", "size", "nojsoncallback", "jsoncallback")
+PASSED = ("size", "nojsoncallback", "jsoncallback", "api_key")
+REFUSED = {
+    "groups_discuss": "it lists a group's discussion topics, not photos",
+    "forums": "it lists forum messages, not photos",
+    "photos_comments": "it lists comments, not photos",
+    "activity": "it lists the activity on a member's photos, which needs their login",
+}
+SEVERAL_USERS = (1, "Feeds of several users at once (ids=a,b) are not available: ask one feed per user (id=NSID)")
+
+
+class Translation(NamedTuple):
+    method: str
+    args: dict[str, str]  # the method's own arguments
+
+
+def _tags(a: Args) -> str:
+    """Flickr's comma-separated tags, trimmed, empties dropped."""
+    return ",".join(t.strip() for t in a.get("tags", "").split(",") if t.strip())
+
+
+def _user(a: Args) -> str:
+    ids = [i.strip() for i in a.get("ids", "").split(",") if i.strip()]
+    if len(ids) > 1 and not a.get("id"):
+        raise FlickrError(*SEVERAL_USERS)
+    return a.get("id", "").strip() or (ids[0] if ids else "")
+
+
+def photos_public(a: Args, geo: bool) -> Translation:
+    user, group, tags = _user(a), a.get("g", "").strip(), _tags(a)
+    if tags or geo or (user and group):
+        args = {"user_id": user, "group_id": group, "tags": tags,
+                "tag_mode": a.get("tagmode", "").strip().lower() or "all" if tags else "",
+                "has_geo": "1" if geo else ""}
+        return Translation("flickr.photos.search", {k: v for k, v in args.items() if v})
+    if group:
+        return Translation("flickr.groups.pools.getPhotos", {"group_id": group})
+    if user:
+        return Translation("flickr.people.getPublicPhotos", {"user_id": user})
+    return Translation("flickr.photos.getRecent", {})
+
+
+def _given(**args: str) -> dict[str, str]:
+    # A missing required argument is left out, so the method's own "not found" error answers.
+    return {k: v.strip() for k, v in args.items() if v.strip()}
+
+
+def photos_friends(a: Args, geo: bool) -> Translation:
+    args = _given(user_id=a.get("user_id") or a.get("id", ""))
+    if a.get("friends") == "1":
+        args["just_friends"] = "1"
+    if a.get("display_all") != "1":
+        args["single_photo"] = "1"  # Flickr's friends feed showed each contact's latest photo
+    return Translation("flickr.photos.getContactsPublicPhotos", args)
+
+
+class Feed(NamedTuple):
+    reads: tuple[str, ...]  # the feed's own arguments (others are ignored, as Flickr did)
+    translate: Callable[[Args, bool], Translation]  # (feed args, asked in a geo format)
+
+
+FEEDS: dict[str, Feed] = {
+    "photos_public": Feed(("id", "ids", "g", "tags", "tagmode"), photos_public),
+    "geo": Feed(("id", "ids", "g", "tags", "tagmode"), lambda a, geo: photos_public(a, True)),
+    "groups_pool": Feed(("id", "g"), lambda a, geo: Translation(
+        "flickr.groups.pools.getPhotos", _given(group_id=a.get("id") or a.get("g", "")))),
+    "photos_faves": Feed(("id", "nsid"), lambda a, geo: Translation(
+        "flickr.favorites.getPublicList", _given(user_id=a.get("nsid") or a.get("id", "")))),
+    "photoset": Feed(("set", "nsid"), lambda a, geo: Translation(
+        "flickr.photosets.getPhotos", _given(photoset_id=a.get("set", ""), user_id=a.get("nsid", "")))),
+    "photos_friends": Feed(("user_id", "id", "friends", "display_all"), photos_friends),
+}
+
+
+# The API's own error handlers: X-FlickrErr* headers and Flickr's bodies, never a traceback.
+bp.register_error_handler(FlickrError, api.flickr_error)
+bp.register_error_handler(Exception, api.unexpected)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+# ---------------------------------------------------------------- the endpoint
+
+
+@bp.get("/services/feeds/<name>.gne")
+def feed(name: str) -> Response:
+    return answer(name, request_args())
+
+
+@bp.get("/services/feeds/geo/")
+@bp.get("/services/feeds/geo")
+def geo_feed() -> Response:
+    return answer("geo", request_args())
+
+
+@bp.get("/services/feeds/geo/<path:place>")
+def geo_place(place: str) -> Response:
+    feed_format(request_args(), "geo")  # a JSON caller gets its error as JSON
+    raise FlickrError(errors.METHOD_NOT_FOUND, "Place-name geo feeds are not available: "
+                      "ask /services/feeds/geo/?id=, ?g= or ?tags=")
+
+
+def feed_format(args: Args, name: str) -> str:
+    """The API format of the feed's `format` (code 111 for an unknown one), noted for the error handler."""
+    given = args.get("format", "").strip() or DEFAULT_FORMAT
+    fmt = FEED_FORMATS.get(given)
+    if fmt is None:
+        raise FlickrError(errors.FORMAT_NOT_FOUND, f'Format "{given}" not found')
+    if name == "geo":
+        fmt = GEO_VARIANT.get(fmt, fmt)
+    g.format = FORMATS[fmt]
+    return fmt
+
+
+def translate(name: str, args: Args) -> tuple[Translation, str]:
+    """The call a feed URL stands for and the API format it is rendered in; FlickrError for refused URLs."""
+    fmt = feed_format(args, name)
+    if name in REFUSED:
+        raise FlickrError(errors.METHOD_NOT_FOUND, f'Feed "{name}" is not available: {REFUSED[name]}')
+    feed_def = FEEDS.get(name)
+    if feed_def is None:
+        raise FlickrError(errors.METHOD_NOT_FOUND, f'Feed "{name}" not found')
+    return feed_def.translate(args, fmt in GEO_FORMATS), fmt
+
+
+def api_args(name: str, args: Args) -> dict[str, str]:
+    """The /services/rest/ arguments a feed URL stands for (method, format, the method's own)."""
+    translation, fmt = translate(name, args)
+    out = {"method": translation.method, **translation.args, "format": fmt}
+    out.update({k: args[k] for k in PASSED if k in args})
+    if fmt == "json" and args.get("nojsoncallback") != "1" and "jsoncallback" not in args:
+        out["jsoncallback"] = jsonfeed.CALLBACK
+    return out
+
+
+def answer(name: str, args: Args) -> Response:
+    call = parse_call(api_args(name, args))  # the API's validation, Flickr's order
+    if call.format_name == "json":
+        call = replace(call, format=JSON_FEED)
+    reads = FEEDS[name].reads + COMMON
+    # The self link names the feed as asked, in a canonical order: the feed's own
+    # arguments, sorted, as given (lang changes nothing and is left out).
+    own = {k: args[k].strip() for k in sorted(reads) if args.get(k, "").strip() and k not in
+           ("lang", "nojsoncallback", "jsoncallback")}
+    key = cache_key("response", upstreams.get().name, "feed", name, own, call.method.name,
+                    canonical_args(call.args), call.format_name, call.size, call.jsoncallback,
+                    _link_key(args), hits.origin(request.environ))
+    return serve(call, key, lambda c, page: context(name, own, c, page, args))
+
+
+def _link_key(args: Args) -> str | None:
+    """The caller's api_key, where a network link must repeat it (SPEC 3.4): then it names the bytes."""
+    return args.get("api_key") if current_app.config["API_KEYS"] else None
+
+
+# ---------------------------------------------------------------- feed-level values
+
+
+def _feed_url(own: Args, **override: str) -> str:
+    query = urlencode({**own, **override}, safe="@,", quote_via=quote)
+    return f"{request.base_url}?{query}" if query else request.base_url
+
+
+def context(name: str, own: Args, call: Call, page: Page, args: Args) -> FeedContext:
+    """The API's feed context for the call, with Flickr's feed title, link, id and self link."""
+    title, link = title_and_link(name, own, call, page)
+    kml = {**own, "format": "kml"}
+    if _link_key(args):
+        kml["api_key"] = args["api_key"]
+    return replace(feed_context(call, page), title=title, link=link, self_url=_feed_url(own),
+                   feed_id=feed_id(name, own), page_urls={}, kml_url=_feed_url(kml), view_bbox=False)
+
+
+def _tag_words(tags: str, mode: str) -> str:
+    """"a, b and c" (tagmode all) or "a, b or c" (any), as Flickr's titles list tags."""
+    names = tags.split(",")
+    joiner = " or " if mode == "any" else " and "
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + joiner + names[-1]
+
+
+def _owner(user: str, page: Page) -> tuple[str, str]:
+    """The display name and page path of a user whose photos the page holds; the id when it holds none."""
+    for photo in page.photos:
+        if user in (photo.owner, photo.pathalias):
+            return photo.author_name, photo.path
+    return user, user
+
+
+def title_and_link(name: str, own: Args, call: Call, page: Page) -> tuple[str, str]:
+    """Flickr's feed titles: "Uploads from everyone", "Uploads from NAME", "Recent Uploads tagged a and b"."""
+    if name not in ("photos_public", "geo") or "group_id" in call.args:
+        return call.method.title(call.args, page.info), call.method.link(call.args, page.info)
+    tags, user = _tags(own), call.args.get("user_id", "")
+    words = _tag_words(tags, call.args.get("tag_mode", "all")) if tags else ""
+    if user:
+        who, path = _owner(user, page)
+        return f"Uploads from {who}" + (f", tagged {words}" if words else ""), f"{WWW}/photos/{quote(path, safe='@')}/"
+    if words:
+        # Flickr linked a one-tag feed to the tag's page, a several-tag feed to /photos/.
+        link = f"{WWW}/photos/tags/{quote(tags, safe='')}/" if "," not in tags else f"{WWW}/photos/"
+        return f"Recent Uploads tagged {words}", link
+    return "Uploads from everyone", f"{WWW}/photos/"
+
+
+def feed_id(name: str, own: Args) -> str:
+    """Flickr's feed ids where its feeds show them (tag:flickr.com,2005:/photos/public/tagged/all/a-b-c),
+    else the gateway's own tag: URI for the feed URL (format left out: one feed, many formats)."""
+    tags, user = _tags(own), own.get("id", "")
+    if name == "photos_public" and not own.get("g") and not own.get("ids"):
+        base = "tag:flickr.com,2005:/photos/public"
+        if tags and not user:
+            mode = "any" if own.get("tagmode", "").lower() == "any" else "all"
+            return f"{base}/tagged/{mode}/" + "-".join(quote(t, safe="") for t in tags.split(","))
+        if user and not tags:
+            return f"{base}/{quote(user, safe='@')}"
+        if not user:
+            return base
+    identity = {k: v for k, v in own.items() if k not in ("format", "size")}
+    host = api._tag_authority()
+    query = urlencode(identity, safe="@,", quote_via=quote)
+    return f"tag:{host},2026:/services/feeds/{name}.gne" + (f"?{query}" if query else "")
