@@ -171,26 +171,23 @@ def geo_feed() -> Response:
 
 @bp.get("/services/feeds/geo/<path:place>")
 def geo_place(place: str) -> Response:
-    feed_format(request_args(), "geo")  # a JSON caller gets its error as JSON
+    g.format = FORMATS[api_format(request_args(), "geo")]  # a JSON caller gets its error as JSON
     raise FlickrError(errors.METHOD_NOT_FOUND, "Place-name geo feeds are not available: "
                       "ask /services/feeds/geo/?id=, ?g= or ?tags=")
 
 
-def feed_format(args: Args, name: str) -> str:
-    """The API format of the feed's `format` (code 111 for an unknown one), noted for the error handler."""
+def api_format(args: Args, name: str) -> str:
+    """The API format that renders the feed's `format` (code 111 for an unknown one)."""
     given = args.get("format", "").strip() or DEFAULT_FORMAT
     fmt = FEED_FORMATS.get(given)
     if fmt is None:
         raise FlickrError(errors.FORMAT_NOT_FOUND, f'Format "{given}" not found')
-    if name == "geo":
-        fmt = GEO_VARIANT.get(fmt, fmt)
-    g.format = FORMATS[fmt]
-    return fmt
+    return GEO_VARIANT.get(fmt, fmt) if name == "geo" else fmt
 
 
 def translate(name: str, args: Args) -> tuple[Translation, str]:
     """The call a feed URL stands for and the API format it is rendered in; FlickrError for refused URLs."""
-    fmt = feed_format(args, name)
+    fmt = api_format(args, name)
     if name in REFUSED:
         raise FlickrError(errors.METHOD_NOT_FOUND, f'Feed "{name}" is not available: {REFUSED[name]}')
     feed_def = FEEDS.get(name)
@@ -210,13 +207,18 @@ def api_args(name: str, args: Args) -> dict[str, str]:
 
 
 def answer(name: str, args: Args) -> Response:
+    fmt = api_format(args, name)
+    g.format = FORMATS[fmt]  # from here on, errors answer in the asked format's shape
+    if fmt == "json" and args.get("nojsoncallback") != "1" and "jsoncallback" not in args:
+        g.jsoncallback = jsonfeed.CALLBACK
     call = parse_call(api_args(name, args))  # the API's validation, Flickr's order
     if call.format_name == "json":
         call = replace(call, format=JSON_FEED)
     reads = FEEDS[name].reads + COMMON
-    # The self link names the feed as asked, in a canonical order: the feed's own
-    # arguments, sorted, as given (lang changes nothing and is left out).
-    own = {k: args[k].strip() for k in sorted(reads) if args.get(k, "").strip() and k not in
+    # The self link names the feed as asked, in the API's canonical order: the feed's own
+    # arguments sorted, then format and size, as given (lang changes nothing and is left out).
+    order = sorted(set(reads) - {"format", "size"}) + ["format", "size"]
+    own = {k: args[k].strip() for k in order if args.get(k, "").strip() and k not in
            ("lang", "nojsoncallback", "jsoncallback")}
     key = cache_key("response", upstreams.get().name, "feed", name, own, call.method.name,
                     canonical_args(call.args), call.format_name, call.size, call.jsoncallback,
@@ -295,3 +297,66 @@ def feed_id(name: str, own: Args) -> str:
     host = api._tag_authority()
     query = urlencode(identity, safe="@,", quote_via=quote)
     return f"tag:{host},2026:/services/feeds/{name}.gne" + (f"?{query}" if query else "")
+
+
+# ---------------------------------------------------------------- the other way round (the builder page)
+
+API_TO_FEED_FORMAT = {
+    "feed-atom_10": "atom", "feed-rss_200": "rss_200", "feed-rss_100": "rss_100", "feed-georss": "georss",
+    "feed-geoatom": "geoatom", "feed-geordf": "geordf", "feed-kml": "kml", "feed-kml_nl": "kml_nl",
+    "feed-geojson": "geojson",
+}
+NOT_IN_FEEDS = ("page", "per_page", "extras", "sort")  # a feed URL is the first page, in its own order
+
+
+def _candidate(method: str, a: Args) -> tuple[str, dict[str, str]] | None:
+    user, group = a.get("user_id", ""), a.get("group_id", "")
+    if method == "flickr.photos.getRecent":
+        return "photos_public", {}
+    if method == "flickr.people.getPublicPhotos":
+        return "photos_public", {"id": user}
+    if method == "flickr.photos.search":
+        return "photos_public", {"id": user, "g": group, "tags": a.get("tags", ""), "tagmode": a.get("tag_mode", "")}
+    if method == "flickr.groups.pools.getPhotos":
+        return "groups_pool", {"id": group}
+    if method == "flickr.favorites.getPublicList":
+        return "photos_faves", {"nsid": user}
+    if method == "flickr.photosets.getPhotos":
+        return "photoset", {"set": a.get("photoset_id", ""), "nsid": user}
+    if method == "flickr.photos.getContactsPublicPhotos":
+        return "photos_friends", {"user_id": user, "friends": a.get("just_friends", ""),
+                                  "display_all": "" if a.get("single_photo") == "1" else "1"}
+    return None
+
+
+def feed_for(args: Args) -> str | None:
+    """The feed URL (path and query under /services/feeds/) that answers the same call as these
+    /services/rest/ arguments, or None where no feed does.
+
+    A candidate is kept only when translating it back gives exactly this call, so
+    the builder never offers a feed URL that asks for anything else.
+    """
+    fmt = API_TO_FEED_FORMAT.get(args.get("format", ""))
+    method = args.get("method", "")
+    own = {k: v.strip() for k, v in args.items() if v.strip() and k not in ("method", "format", *PASSED)}
+    if fmt is None or any(k in own for k in NOT_IN_FEEDS):
+        return None
+    if _tags(own):
+        # Tags as the feed writes them; the API's tag_mode defaults to any, the feeds' to all.
+        own = {**own, "tags": _tags(own), "tag_mode": own.get("tag_mode") or "any"}
+    found = _candidate(method, own)
+    if found is None:
+        return None
+    name, feed_args = found
+    query = {k: v for k, v in sorted(feed_args.items()) if v}
+    if fmt != DEFAULT_FORMAT:
+        query["format"] = fmt
+    if args.get("size", "").strip():
+        query["size"] = args["size"].strip()
+    try:
+        back, api_fmt = translate(name, query)
+    except FlickrError:
+        return None
+    if (back.method, back.args, api_fmt) != (method, own, args["format"]):
+        return None
+    return f"{name}.gne" + ("?" + urlencode(query, safe="@,", quote_via=quote) if query else "")
