@@ -369,3 +369,17 @@ def test_the_builder_page_shows_the_feed_url(client):
     fragment = client.get("/preview?method=flickr.photos.search&text=snow&format=feed-rss_200")
     assert 'data-gne=""' in fragment.get_data(as_text=True)
 
+
+
+def test_every_feed_and_format_name_is_documented():
+    from pathlib import Path
+
+    from gateway.feeds import FEEDS, REFUSED
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "feeds.md").read_text()
+    for name in FEEDS:
+        assert f"`{name}.gne" in doc or f"`{name}/" in doc, name
+    for name in REFUSED:
+        assert f"`{name}.gne`" in doc, name
+    for name in FEED_FORMATS:
+        assert f"`{name}`" in doc or name.startswith("feed-"), name
