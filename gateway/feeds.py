@@ -14,6 +14,7 @@ id follow Flickr's feeds. The mapping, one row per feed:
     photos_public.gne?tags=a,b[&tagmode=…]  → flickr.photos.search tags=a,b tag_mode=all|any
                      (with id or g as well: user_id / group_id; newest uploads first, search's default)
     photos_public.gne?format=georss|…       → flickr.photos.search has_geo=1 (+ the above)
+    photos_public.gne?…&bbox=W,S,E,N        → flickr.photos.search bbox=… (Google Earth's view, kml_nl)
     geo/?id=|g=|tags=                       → flickr.photos.search has_geo=1, in a geo format
     groups_pool.gne?id=GROUP                → flickr.groups.pools.getPhotos group_id=GROUP
     photos_faves.gne?nsid=NSID (or id=)     → flickr.favorites.getPublicList user_id=NSID
@@ -101,11 +102,11 @@ def _user(a: Args) -> str:
 
 
 def photos_public(a: Args, geo: bool) -> Translation:
-    user, group, tags = _user(a), a.get("g", "").strip(), _tags(a)
-    if tags or geo or (user and group):
+    user, group, tags, bbox = _user(a), a.get("g", "").strip(), _tags(a), a.get("bbox", "").strip()
+    if tags or geo or bbox or (user and group):
         args = {"user_id": user, "group_id": group, "tags": tags,
                 "tag_mode": a.get("tagmode", "").strip().lower() or "all" if tags else "",
-                "has_geo": "1" if geo else ""}
+                "has_geo": "1" if geo else "", "bbox": bbox}
         return Translation("flickr.photos.search", {k: v for k, v in args.items() if v})
     if group:
         return Translation("flickr.groups.pools.getPhotos", {"group_id": group})
@@ -133,9 +134,11 @@ class Feed(NamedTuple):
     translate: Callable[[Args, bool], Translation]  # (feed args, asked in a geo format)
 
 
+# `bbox` is the gateway's: Google Earth appends the view to a network link's URL (formats/kml.py).
+PUBLIC = ("id", "ids", "g", "tags", "tagmode", "bbox")
 FEEDS: dict[str, Feed] = {
-    "photos_public": Feed(("id", "ids", "g", "tags", "tagmode"), photos_public),
-    "geo": Feed(("id", "ids", "g", "tags", "tagmode"), lambda a, geo: photos_public(a, True)),
+    "photos_public": Feed(PUBLIC, photos_public),
+    "geo": Feed(PUBLIC, lambda a, geo: photos_public(a, True)),
     "groups_pool": Feed(("id", "g"), lambda a, geo: Translation(
         "flickr.groups.pools.getPhotos", _given(group_id=a.get("id") or a.get("g", "")))),
     "photos_faves": Feed(("id", "nsid"), lambda a, geo: Translation(
@@ -246,7 +249,7 @@ def context(name: str, own: Args, call: Call, page: Page, args: Args) -> FeedCon
     if _link_key(args):
         kml["api_key"] = args["api_key"]
     return replace(feed_context(call, page), title=title, link=link, self_url=_feed_url(own),
-                   feed_id=feed_id(name, own), page_urls={}, kml_url=_feed_url(kml), view_bbox=False)
+                   feed_id=feed_id(name, own), page_urls={}, kml_url=_feed_url(kml))
 
 
 def _tag_words(tags: str, mode: str) -> str:
@@ -284,7 +287,7 @@ def feed_id(name: str, own: Args) -> str:
     """Flickr's feed ids where its feeds show them (tag:flickr.com,2005:/photos/public/tagged/all/a-b-c),
     else the gateway's own tag: URI for the feed URL (format left out: one feed, many formats)."""
     tags, user = _tags(own), own.get("id", "")
-    if name == "photos_public" and not own.get("g") and not own.get("ids"):
+    if name == "photos_public" and not (own.get("g") or own.get("ids") or own.get("bbox")):
         base = "tag:flickr.com,2005:/photos/public"
         if tags and not user:
             mode = "any" if own.get("tagmode", "").lower() == "any" else "all"

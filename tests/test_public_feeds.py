@@ -158,7 +158,7 @@ def test_rss_200_enc_has_one_image_enclosure_per_item(client):
     assert all(e.enclosures[0].href.endswith("_z.jpg") for e in small.entries)
 
 
-def test_kml_and_network_link_validate_and_link_back_to_the_feed_url(client):
+def test_kml_and_network_link_validate_and_link_back_to_the_feed_url(client, upstream):
     kml = client.get(FEED + "photos_public.gne?tags=snow&format=kml")
     assert not kml_errors(kml.data)
     nl = client.get(FEED + "photos_public.gne?tags=snow&format=kml_nl&lang=en-us")
@@ -167,6 +167,15 @@ def test_kml_and_network_link_validate_and_link_back_to_the_feed_url(client):
     assert href == "http://localhost/services/feeds/photos_public.gne?tags=snow&format=kml"
     followed = client.get(href)
     assert followed.status_code == 200 and not kml_errors(followed.data)
+    # Google Earth appends its view (<viewFormat>) to the link: the feed becomes a bbox search.
+    view = re.search(rb"<viewFormat>([^<]*)</viewFormat>", nl.data)[1].decode()
+    assert view.startswith("bbox=[bboxWest]")
+    panned = client.get(href + "&bbox=2.2,48.8,2.4,48.9")
+    assert panned.status_code == 200 and not kml_errors(panned.data)
+    assert last_call(upstream) == ("flickr.photos.search", {"tags": "snow", "tag_mode": "all", "has_geo": "1",
+                                                            "bbox": "2.2,48.8,2.4,48.9"})
+    pool = client.get(FEED + "groups_pool.gne?id=1@N00&format=kml_nl")  # a pool takes no bbox
+    assert b"<viewFormat/>" in pool.data and not kml_errors(pool.data)
 
 
 def test_geojson_of_a_feed(client):
@@ -256,7 +265,8 @@ ERRORS = [
     ("photos_public.gne?ids=1@N00,2@N00", 400, 1, None),
     ("photos_public.gne?tags=a&tagmode=some", 400, None, None),
     ("photos_public.gne?format=rss_200_enc&size=q", 400, 3, None),
-    ("photos_public.gne?bbox=1,2", 200, None, None),  # an argument the feed does not read is ignored, as Flickr did
+    ("photos_public.gne?bbox=1,2", 400, 3, None),  # the API's own check of a bbox
+    ("photos_public.gne?tags=a&_=1609459200", 200, None, None),  # an argument the feed does not read is ignored
 ]
 
 
