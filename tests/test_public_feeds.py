@@ -393,3 +393,21 @@ def test_every_feed_and_format_name_is_documented():
         assert f"`{name}.gne`" in doc, name
     for name in FEED_FORMATS:
         assert f"`{name}`" in doc or name.startswith("feed-"), name
+
+
+def test_a_feed_from_flickr(tmp_path, replay):
+    """The flickr upstream against the replay of recorded responses: the pool's feed in two formats, one call."""
+    app = make_app(tmp_path, UPSTREAM="flickr", FLICKR_API_KEY="k" * 32, FLICKR_API_SECRET="s" * 16,
+                   FLICKR_REST_URL=replay.url, UPSTREAM_TIMEOUT=1, MAX_PER_PAGE=10)
+    client = app.test_client()
+    recording = replay.recording("flickr.groups.pools.getPhotos", group_id="31849566@N00", page="1", per_page="10")
+    r = client.get(FEED + "groups_pool.gne?id=31849566@N00&lang=en-us&format=rss_200_enc")
+    assert r.status_code == 200, r.headers.get("X-FlickrErrMessage")
+    parsed = feedparser.parse(r.data)
+    assert parsed.bozo == 0
+    assert [e.id.rsplit("/", 1)[1] for e in parsed.entries] == recording.photo_ids()
+    assert all(len(e.enclosures) == 1 for e in parsed.entries)
+    data = json.loads(client.get(FEED + "groups_pool.gne?id=31849566@N00&format=json&nojsoncallback=1").data)
+    assert len(data["items"]) == len(parsed.entries)
+    assert [c.params["method"] for c in replay.calls] == ["flickr.groups.pools.getPhotos"]
+    assert replay.calls[0].params["group_id"] == "31849566@N00"
