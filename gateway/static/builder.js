@@ -119,7 +119,7 @@
       previewBody.innerHTML = await response.text();
       const data = previewBody.querySelector(".preview");
       previewStatus.textContent = data ? data.dataset.summary : "";
-      // The server knows which calls a Flickr feed URL answers (feed_for in gateway/feeds.py).
+      // The server knows which calls a Flickr feed URL answers (feed_for in gateway/feeds/mapping.py).
       const gne = data ? data.dataset.gne : "";
       gneBox.value = gne;
       gneRow.hidden = !gne;

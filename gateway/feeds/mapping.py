@@ -1,12 +1,6 @@
-"""Flickr's public feed URLs, `/services/feeds/<feed>.gne` (issue 16), answered by translation.
+"""The mapping of Flickr's public feed URLs onto API calls: pure, no Flask.
 
-Feed readers, photo frames and blog plugins hold URLs such as
-`photos_public.gne?tags=a,b&tagmode=all&format=rss_200`, not API calls. Each
-feed URL is translated into the one standard-photos-response call that answers
-it, and that call is served by the API's own path (`api.parse_call`, then
-`api.serve`): the same argument checks, page cache, upstream budget — and so
-push and live stream — as the API call; only the feed-level title, links and
-id follow Flickr's feeds. The mapping, one row per feed:
+One row per feed (FEEDS), one table of Flickr's `format` names (FEED_FORMATS):
 
     photos_public.gne                       → flickr.photos.getRecent
     photos_public.gne?id=NSID               → flickr.people.getPublicPhotos user_id=NSID
@@ -32,23 +26,13 @@ Atom feeds' self links carry no format).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import NamedTuple
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from .. import errors
+from ..errors import FlickrError
+from ..formats import FORMATS, jsonfeed
 
-from . import api, errors, upstreams
-from .api import Call, canonical_args, feed_context, parse_call, request_args, serve
-from .cache import cache_key
-from .cache import http as hits
-from .errors import FlickrError
-from .formats import FORMATS, Format, jsonfeed
-from .formats.feed import FeedContext
-from .methods import WWW
-from .model import Page
-
-bp = Blueprint("feeds", __name__)
 Args = Mapping[str, str]
 
 # Flickr's `format` values → the API format that renders them. RSS 0.91/0.92 readers
@@ -69,7 +53,6 @@ DEFAULT_FORMAT = "atom"
 GEO_FORMATS = frozenset({"feed-georss", "feed-geoatom", "feed-geordf", "feed-kml", "feed-kml_nl", "feed-geojson"})
 # The geo feed always carries places: its plain formats are their geo variants.
 GEO_VARIANT = {"feed-rss_200": "feed-georss", "feed-atom_10": "feed-geoatom", "feed-rss_100": "feed-geordf"}
-JSON_FEED = Format("application/json", jsonfeed.render, is_feed=False)
 
 # Arguments every feed reads besides its own: the gateway's `size` (photo frames), the JSON
 # wrapper, `lang` (read and ignored: the feeds are in English) and the caller's api_key.
@@ -89,7 +72,7 @@ class Translation(NamedTuple):
     args: dict[str, str]  # the method's own arguments
 
 
-def _tags(a: Args) -> str:
+def tags_of(a: Args) -> str:
     """Flickr's comma-separated tags, trimmed, empties dropped."""
     return ",".join(t.strip() for t in a.get("tags", "").split(",") if t.strip())
 
@@ -102,7 +85,7 @@ def _user(a: Args) -> str:
 
 
 def photos_public(a: Args, geo: bool) -> Translation:
-    user, group, tags, bbox = _user(a), a.get("g", "").strip(), _tags(a), a.get("bbox", "").strip()
+    user, group, tags, bbox = _user(a), a.get("g", "").strip(), tags_of(a), a.get("bbox", "").strip()
     if tags or geo or bbox or (user and group):
         args = {"user_id": user, "group_id": group, "tags": tags,
                 "tag_mode": a.get("tagmode", "").strip().lower() or "all" if tags else "",
@@ -149,36 +132,6 @@ FEEDS: dict[str, Feed] = {
 }
 
 
-# The API's own error handlers: X-FlickrErr* headers and Flickr's bodies, never a traceback.
-bp.register_error_handler(FlickrError, api.flickr_error)
-bp.register_error_handler(Exception, api.unexpected)
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
-
-
-# ---------------------------------------------------------------- the endpoint
-
-
-@bp.get("/services/feeds/<name>.gne")
-def feed(name: str) -> Response:
-    return answer(name, request_args())
-
-
-@bp.get("/services/feeds/geo/")
-@bp.get("/services/feeds/geo")
-def geo_feed() -> Response:
-    return answer("geo", request_args())
-
-
-@bp.get("/services/feeds/geo/<path:place>")
-def geo_place(place: str) -> Response:
-    g.format = FORMATS[api_format(request_args(), "geo")]  # a JSON caller gets its error as JSON
-    raise FlickrError(errors.METHOD_NOT_FOUND, "Place-name geo feeds are not available: "
-                      "ask /services/feeds/geo/?id=, ?g= or ?tags=")
-
-
 def api_format(args: Args, name: str) -> str:
     """The API format that renders the feed's `format` (code 111 for an unknown one)."""
     given = args.get("format", "").strip() or DEFAULT_FORMAT
@@ -204,102 +157,14 @@ def api_args(name: str, args: Args) -> dict[str, str]:
     translation, fmt = translate(name, args)
     out = {"method": translation.method, **translation.args, "format": fmt}
     out.update({k: args[k] for k in PASSED if k in args})
-    if fmt == "json" and args.get("nojsoncallback") != "1" and "jsoncallback" not in args:
+    if default_callback(fmt, args):
         out["jsoncallback"] = jsonfeed.CALLBACK
     return out
 
 
-def answer(name: str, args: Args) -> Response:
-    fmt = api_format(args, name)
-    g.format = FORMATS[fmt]  # from here on, errors answer in the asked format's shape
-    if fmt == "json" and args.get("nojsoncallback") != "1" and "jsoncallback" not in args:
-        g.jsoncallback = jsonfeed.CALLBACK
-    call = parse_call(api_args(name, args))  # the API's validation, Flickr's order
-    if call.format_name == "json":
-        call = replace(call, format=JSON_FEED)
-    reads = FEEDS[name].reads + COMMON
-    # The self link names the feed as asked, in the API's canonical order: the feed's own
-    # arguments sorted, then format and size, as given (lang changes nothing and is left out).
-    order = sorted(set(reads) - {"format", "size"}) + ["format", "size"]
-    own = {k: args[k].strip() for k in order if args.get(k, "").strip() and k not in
-           ("lang", "nojsoncallback", "jsoncallback")}
-    key = cache_key("response", upstreams.get().name, "feed", name, own, call.method.name,
-                    canonical_args(call.args), call.format_name, call.size, call.jsoncallback,
-                    _link_key(args), hits.origin(request.environ))
-    return serve(call, key, lambda c, page: context(name, own, c, page, args))
-
-
-def _link_key(args: Args) -> str | None:
-    """The caller's api_key, where a network link must repeat it (SPEC 3.4): then it names the bytes."""
-    return args.get("api_key") if current_app.config["API_KEYS"] else None
-
-
-# ---------------------------------------------------------------- feed-level values
-
-
-def _feed_url(own: Args, **override: str) -> str:
-    query = urlencode({**own, **override}, safe="@,", quote_via=quote)
-    return f"{request.base_url}?{query}" if query else request.base_url
-
-
-def context(name: str, own: Args, call: Call, page: Page, args: Args) -> FeedContext:
-    """The API's feed context for the call, with Flickr's feed title, link, id and self link."""
-    title, link = title_and_link(name, own, call, page)
-    kml = {**own, "format": "kml"}
-    if _link_key(args):
-        kml["api_key"] = args["api_key"]
-    return replace(feed_context(call, page), title=title, link=link, self_url=_feed_url(own),
-                   feed_id=feed_id(name, own), page_urls={}, kml_url=_feed_url(kml))
-
-
-def _tag_words(tags: str, mode: str) -> str:
-    """"a, b and c" (tagmode all) or "a, b or c" (any), as Flickr's titles list tags."""
-    names = tags.split(",")
-    joiner = " or " if mode == "any" else " and "
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + joiner + names[-1]
-
-
-def _owner(user: str, page: Page) -> tuple[str, str]:
-    """The display name and page path of a user whose photos the page holds; the id when it holds none."""
-    for photo in page.photos:
-        if user in (photo.owner, photo.pathalias):
-            return photo.author_name, photo.path
-    return user, user
-
-
-def title_and_link(name: str, own: Args, call: Call, page: Page) -> tuple[str, str]:
-    """Flickr's feed titles: "Uploads from everyone", "Uploads from NAME", "Recent Uploads tagged a and b"."""
-    if name not in ("photos_public", "geo") or "group_id" in call.args:
-        return call.method.title(call.args, page.info), call.method.link(call.args, page.info)
-    tags, user = _tags(own), call.args.get("user_id", "")
-    words = _tag_words(tags, call.args.get("tag_mode", "all")) if tags else ""
-    if user:
-        who, path = _owner(user, page)
-        return f"Uploads from {who}" + (f", tagged {words}" if words else ""), f"{WWW}/photos/{quote(path, safe='@')}/"
-    if words:
-        # Flickr linked a one-tag feed to the tag's page, a several-tag feed to /photos/.
-        link = f"{WWW}/photos/tags/{quote(tags, safe='')}/" if "," not in tags else f"{WWW}/photos/"
-        return f"Recent Uploads tagged {words}", link
-    return "Uploads from everyone", f"{WWW}/photos/"
-
-
-def feed_id(name: str, own: Args) -> str:
-    """Flickr's feed ids where its feeds show them (tag:flickr.com,2005:/photos/public/tagged/all/a-b-c),
-    else the gateway's own tag: URI for the feed URL (format left out: one feed, many formats)."""
-    tags, user = _tags(own), own.get("id", "")
-    if name == "photos_public" and not (own.get("g") or own.get("ids") or own.get("bbox")):
-        base = "tag:flickr.com,2005:/photos/public"
-        if tags and not user:
-            mode = "any" if own.get("tagmode", "").lower() == "any" else "all"
-            return f"{base}/tagged/{mode}/" + "-".join(quote(t, safe="") for t in tags.split(","))
-        if user and not tags:
-            return f"{base}/{quote(user, safe='@')}"
-        if not user:
-            return base
-    identity = {k: v for k, v in own.items() if k not in ("format", "size")}
-    host = api._tag_authority()
-    query = urlencode(identity, safe="@,", quote_via=quote)
-    return f"tag:{host},2026:/services/feeds/{name}.gne" + (f"?{query}" if query else "")
+def default_callback(fmt: str, args: Args) -> bool:
+    """True when a JSON feed is wrapped in Flickr's jsonFlickrFeed(…): neither nojsoncallback=1 nor a name given."""
+    return fmt == "json" and args.get("nojsoncallback") != "1" and "jsoncallback" not in args
 
 
 # ---------------------------------------------------------------- the other way round (the builder page)
@@ -344,9 +209,9 @@ def feed_for(args: Args) -> str | None:
     own = {k: v.strip() for k, v in args.items() if v.strip() and k not in ("method", "format", *PASSED)}
     if fmt is None or any(k in own for k in NOT_IN_FEEDS):
         return None
-    if _tags(own):
+    if tags_of(own):
         # Tags as the feed writes them; the API's tag_mode defaults to any, the feeds' to all.
-        own = {**own, "tags": _tags(own), "tag_mode": own.get("tag_mode") or "any"}
+        own = {**own, "tags": tags_of(own), "tag_mode": own.get("tag_mode") or "any"}
     found = _candidate(method, own)
     if found is None:
         return None
