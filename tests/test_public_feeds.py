@@ -411,3 +411,54 @@ def test_a_feed_from_flickr(tmp_path, replay):
     assert len(data["items"]) == len(parsed.entries)
     assert [c.params["method"] for c in replay.calls] == ["flickr.groups.pools.getPhotos"]
     assert replay.calls[0].params["group_id"] == "31849566@N00"
+
+
+# ---------------------------------------------------------------- hostile feed URLs
+
+FUZZ_PATHS = ["photos_public.gne", "groups_pool.gne", "photos_faves.gne", "photoset.gne", "photos_friends.gne",
+              "geo/", "geo/Zrenjanin", "groups_discuss.gne", "nope.gne", "photos_public.gne/x"]
+FUZZ_ARGS = ["id", "ids", "g", "tags", "tagmode", "nsid", "set", "user_id", "friends", "display_all", "lang",
+             "format", "bbox", "size", "jsoncallback", "nojsoncallback", "page", "api_key"]
+FUZZ_VALUES = [*FEED_FORMATS, "php", "31849566@N00", "32162360@N00", "72157624715342071", "91178292@N00",
+               "sunset", "botany,sunset", "all", "any", "1", "en-us", "-180,-90,180,90", "z", "cb", "x" * 9000]
+
+
+def test_fuzzed_feed_urls(recorded_library):
+    """Hypothesis over feed paths and arguments: never a 5xx but 503, every 4xx with X-FlickrErr*,
+    every 200 read by its consumer."""
+    from urllib.parse import quote as q
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from support import count_cases
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    from gateway import create_app
+
+    app = create_app({"LIBRARY_PATH": recorded_library.path, "DEMO": 0})
+    text = st.text(alphabet=st.characters(blacklist_categories=()), max_size=30)
+    pair = st.tuples(st.one_of(st.sampled_from(FUZZ_ARGS), text), st.one_of(st.sampled_from(FUZZ_VALUES), text))
+
+    @settings(deadline=None, max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+    @given(path=st.sampled_from(FUZZ_PATHS), pairs=st.lists(pair, max_size=5), verb=st.sampled_from(["GET", "HEAD"]))
+    def one(path, pairs, verb):
+        count_cases("fuzz: public feed URLs (library)")
+        environ = EnvironBuilder(path=FEED + path, method=verb).get_environ()
+        environ["QUERY_STRING"] = "&".join(
+            q(k.encode("utf-8", "surrogatepass"), safe="") + "=" + q(v.encode("utf-8", "surrogatepass"), safe="")
+            for k, v in pairs)
+        app_iter, status, headers = run_wsgi_app(app, environ, buffered=True)
+        body, code, headers = b"".join(app_iter), int(status[:3]), dict(headers)
+        assert code < 500 or code == 503, (code, body[:300])
+        if code >= 400:
+            assert headers.get("X-FlickrErrCode", "").isdigit() and headers.get("X-FlickrErrMessage"), headers
+        if code == 200 and verb == "GET":
+            kind = headers["Content-Type"].split(";")[0]
+            if kind in ("application/json", "text/javascript"):
+                match = JSONP.fullmatch(body)
+                data = json.loads(match[2] if match else body)
+                assert "items" in data or data.get("stat") == "fail"
+            else:
+                assert_readable(headers["Content-Type"], body)
+
+    one()
