@@ -149,6 +149,18 @@ def test_format_names_and_aliases(client):
     assert len(rdflib.Graph().parse(data=rdf.data, format="xml")) > 0
 
 
+def test_urls_as_plugins_and_pages_write_them(client, upstream):
+    """`&amp;` pasted from HTML, upper-case format names, jQuery's callback and cache-buster."""
+    r = client.get(FEED + "photos_public.gne?id=1@N00&amp;lang=en-us&amp;format=rss_200")
+    assert feedparser.parse(r.data).version == "rss20"
+    assert last_call(upstream) == ("flickr.people.getPublicPhotos", {"user_id": "1@N00"})
+    assert feedparser.parse(client.get(FEED + "photos_public.gne?format=RSS_200").data).version == "rss20"
+    jquery = client.get(FEED + "photos_public.gne?tags=cat&tagmode=any&format=json"
+                               "&jsoncallback=jQuery3410123_1609459200&_=1609459200")
+    match = JSONP.fullmatch(jquery.data)
+    assert match[1] == b"jQuery3410123_1609459200" and json.loads(match[2])["title"] == "Recent Uploads tagged cat"
+
+
 def test_rss_200_enc_has_one_image_enclosure_per_item(client):
     parsed = feedparser.parse(client.get(FEED + "groups_pool.gne?id=1@N00&format=rss_200_enc").data)
     assert parsed.bozo == 0 and len(parsed.entries) == 10

@@ -49,20 +49,29 @@ def init_app(app: Flask) -> None:
 
 @bp.get("/services/feeds/<name>.gne")
 def feed(name: str) -> Response:
-    return answer(name, request_args())
+    return answer(name, feed_args())
 
 
 @bp.get("/services/feeds/geo/")
 @bp.get("/services/feeds/geo")
 def geo_feed() -> Response:
-    return answer("geo", request_args())
+    return answer("geo", feed_args())
 
 
 @bp.get("/services/feeds/geo/<path:place>")
 def geo_place(place: str) -> Response:
-    g.format = FORMATS[api_format(request_args(), "geo")]  # a JSON caller gets its error as JSON
+    g.format = FORMATS[api_format(feed_args(), "geo")]  # a JSON caller gets its error as JSON
     raise FlickrError(errors.METHOD_NOT_FOUND, "Place-name geo feeds are not available: "
                       "ask /services/feeds/geo/?id=, ?g= or ?tags=")
+
+
+def feed_args() -> dict[str, str]:
+    """The request's arguments, with names pasted from HTML mended: `?id=X&amp;format=rss_200` is
+    `format` (blog plugins and pages copy feed URLs out of HTML); the first of a repeated name wins."""
+    args: dict[str, str] = {}
+    for key, value in request_args().items():
+        args.setdefault(key.removeprefix("amp;"), value)
+    return args
 
 
 def answer(name: str, args: Args) -> Response:

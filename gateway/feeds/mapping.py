@@ -135,7 +135,7 @@ FEEDS: dict[str, Feed] = {
 def api_format(args: Args, name: str) -> str:
     """The API format that renders the feed's `format` (code 111 for an unknown one)."""
     given = args.get("format", "").strip() or DEFAULT_FORMAT
-    fmt = FEED_FORMATS.get(given)
+    fmt = FEED_FORMATS.get(given.lower())  # format=RSS_200 and format=Atom are meant, not unknown
     if fmt is None:
         raise FlickrError(errors.FORMAT_NOT_FOUND, f'Format "{given}" not found')
     return GEO_VARIANT.get(fmt, fmt) if name == "geo" else fmt
