@@ -474,3 +474,29 @@ def test_fuzzed_feed_urls(recorded_library):
                 assert_readable(headers["Content-Type"], body)
 
     one()
+
+
+def test_feeds_are_counted_and_repeats_answered_below_flask(client, upstream):
+    """The metrics name the feeds' endpoint; a repeated feed URL is a FastHits answer, as an API URL is."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def samples() -> dict[tuple, float]:
+        text = client.get("/metrics").get_data(as_text=True)
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text) for s in family.samples}
+
+    before = samples()
+    for _ in range(2):
+        r = client.get(FEED + "photos_public.gne?tags=a")
+        r.close()  # the access middleware records a request when its response is closed
+        assert r.status_code == 200
+    after = samples()
+
+    def delta(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert delta("gateway_requests_total", endpoint="feeds", format="feed-atom_10", status="200") == 2
+    assert delta("gateway_cache_results_total", result="miss") == 1
+    assert delta("gateway_cache_results_total", result="fast") == 1
+    assert len(upstream.calls) == 1
