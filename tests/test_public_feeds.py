@@ -137,6 +137,24 @@ def test_every_feed_in_every_format_is_read_by_its_consumer(client, url, fmt):
         assert any("where" in e for e in parsed.entries) == geo
 
 
+FEED_IDS = [
+    ("photos_public.gne", "tag:flickr.com,2005:/photos/public"),
+    ("photos_public.gne?tagmode=any&tags=a,b", "tag:flickr.com,2005:/photos/public/tagged/any/a-b"),
+    ("photos_public.gne?id=1@N00&format=geoatom", "tag:flickr.com,2005:/photos/public/1@N00"),
+    ("photos_public.gne?id=1@N00&tags=a", "tag:localhost,2026:/services/feeds/photos_public.gne?id=1@N00&tags=a"),
+    ("geo/?tags=a", "tag:localhost,2026:/services/feeds/geo/?tags=a"),
+    ("groups_pool.gne?id=1@N00&lang=fr-fr", "tag:localhost,2026:/services/feeds/groups_pool.gne?id=1@N00"),
+]
+
+
+@pytest.mark.parametrize(("url", "feed_id"), FEED_IDS)
+def test_feed_ids_stay_the_same_across_formats(client, url, feed_id):
+    for fmt in ("atom", "geoatom"):
+        sep = "&" if "?" in url else "?"
+        parsed = feedparser.parse(client.get(FEED + url + f"{sep}format={fmt}").data)
+        assert parsed.feed.id == feed_id
+
+
 def test_format_names_and_aliases(client):
     kinds = {"rss_200": "rss20", "rss2": "rss20", "rss_200_enc": "rss20", "rss": "rss20", "rss_092": "rss20",
              "atom": "atom10", "atom_1": "atom10", "atom_03": "atom10", "feed-atom_10": "atom10",

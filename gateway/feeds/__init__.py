@@ -164,6 +164,7 @@ def feed_id(name: str, own: Args) -> str:
     identity = {k: v for k, v in own.items() if k not in ("format", "size")}
     host = api._tag_authority()
     query = urlencode(identity, safe="@,", quote_via=quote)
-    return f"tag:{host},2026:/services/feeds/{name}.gne" + (f"?{query}" if query else "")
+    path = "geo/" if name == "geo" else f"{name}.gne"
+    return f"tag:{host},2026:/services/feeds/{path}" + (f"?{query}" if query else "")
 
 
