@@ -518,3 +518,14 @@ def test_feeds_are_counted_and_repeats_answered_below_flask(client, upstream):
     assert delta("gateway_cache_results_total", result="miss") == 1
     assert delta("gateway_cache_results_total", result="fast") == 1
     assert len(upstream.calls) == 1
+
+
+def test_feeds_of_local_photos_link_to_the_gateway(tmp_path):
+    """The demo's photos are not on Flickr: a feed's link is the gateway's page, as the API's feeds do."""
+    client = make_app(tmp_path, DEMO=1).test_client()
+    for url in ("photos_public.gne?format=rss_200", "photos_public.gne?id=ines-duarte",
+                "groups_pool.gne?id=21304834@L00"):
+        parsed = feedparser.parse(client.get(FEED + url).data)
+        assert parsed.bozo == 0 and parsed.entries, url
+        assert parsed.feed.link.startswith("http://localhost/"), (url, parsed.feed.link)
+        assert client.get(parsed.feed.link).status_code == 200

@@ -109,12 +109,15 @@ def _feed_url(own: Args, **override: str) -> str:
 
 def context(name: str, own: Args, call: Call, page: Page, args: Args) -> FeedContext:
     """The API's feed context for the call, with Flickr's feed title, link, id and self link."""
+    base = feed_context(call, page)
     title, link = title_and_link(name, own, call, page)
+    if not base.link.startswith(WWW):
+        link = base.link  # local photos: flickr.com has no page of them, the gateway has (api._link)
     kml = {**own, "format": "kml"}
     if _link_key(args):
         kml["api_key"] = args["api_key"]
-    return replace(feed_context(call, page), title=title, link=link, self_url=_feed_url(own),
-                   feed_id=feed_id(name, own), page_urls={}, kml_url=_feed_url(kml))
+    return replace(base, title=title, link=link, self_url=_feed_url(own), feed_id=feed_id(name, own),
+                   page_urls={}, kml_url=_feed_url(kml))
 
 
 def _tag_words(tags: str, mode: str) -> str:
