@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, g, request
 
 from .. import api, errors, upstreams
 from ..api import Call, canonical_args, feed_context, parse_call, request_args, serve
@@ -90,13 +90,8 @@ def answer(name: str, args: Args) -> Response:
            ("lang", "nojsoncallback", "jsoncallback")}
     key = cache_key("response", upstreams.get().name, "feed", name, own, call.method.name,
                     canonical_args(call.args), call.format_name, call.size, call.jsoncallback,
-                    _link_key(args), hits.origin(request.environ))
-    return serve(call, key, lambda c, page: context(name, own, c, page, args))
-
-
-def _link_key(args: Args) -> str | None:
-    """The caller's api_key, where a network link must repeat it (SPEC 3.4): then it names the bytes."""
-    return args.get("api_key") if current_app.config["API_KEYS"] else None
+                    call.api_key, hits.origin(request.environ))
+    return serve(call, key, lambda c, page: context(name, own, c, page))
 
 
 # ---------------------------------------------------------------- feed-level values
@@ -107,17 +102,16 @@ def _feed_url(own: Args, **override: str) -> str:
     return f"{request.base_url}?{query}" if query else request.base_url
 
 
-def context(name: str, own: Args, call: Call, page: Page, args: Args) -> FeedContext:
+def context(name: str, own: Args, call: Call, page: Page) -> FeedContext:
     """The API's feed context for the call, with Flickr's feed title, link, id and self link."""
     base = feed_context(call, page)
     title, link = title_and_link(name, own, call, page)
     if not base.link.startswith(WWW):
         link = base.link  # local photos: flickr.com has no page of them, the gateway has (api._link)
-    kml = {**own, "format": "kml"}
-    if _link_key(args):
-        kml["api_key"] = args["api_key"]
-    return replace(base, title=title, link=link, self_url=_feed_url(own), feed_id=feed_id(name, own),
-                   page_urls={}, kml_url=_feed_url(kml))
+    # Links a machine follows carry the caller's key where keys are required (Call.link_args).
+    key = {"api_key": call.api_key} if call.api_key else {}
+    return replace(base, title=title, link=link, self_url=_feed_url({**own, **key}), feed_id=feed_id(name, own),
+                   page_urls={}, kml_url=_feed_url({**own, "format": "kml", **key}))
 
 
 def _tag_words(tags: str, mode: str) -> str:
@@ -138,7 +132,7 @@ def _owner(user: str, page: Page) -> tuple[str, str]:
 def title_and_link(name: str, own: Args, call: Call, page: Page) -> tuple[str, str]:
     """Flickr's feed titles: "Uploads from everyone", "Uploads from NAME", "Recent Uploads tagged a and b"."""
     if name not in ("photos_public", "geo") or "group_id" in call.args:
-        return call.method.title(call.args, page.info), call.method.link(call.args, page.info)
+        return call.method.title(call.args, page.about), call.method.link(call.args, page.about)
     tags, user = tags_of(own), call.args.get("user_id", "")
     words = _tag_words(tags, call.args.get("tag_mode", "all")) if tags else ""
     if user:

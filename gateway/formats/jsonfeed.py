@@ -34,8 +34,9 @@ import json
 
 from ..model import Page, Photo, image, photo_page_url
 from ..safexml import clean
-from .feed import FeedContext, feed_updated, published, rfc3339, taken_w3c
+from .feed import FeedContext, feed_updated, published, rfc3339
 from .html import entry_html
+from .taken import taken_w3c  # the offset of the photo's place, or none: as every other format states it
 
 CALLBACK = "jsonFlickrFeed"  # Flickr's default wrapper for feeds (jsonFlickrApi is the API's)
 GENERATOR = "https://www.flickr.com/"
