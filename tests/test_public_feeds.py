@@ -529,3 +529,43 @@ def test_feeds_of_local_photos_link_to_the_gateway(tmp_path):
         assert parsed.bozo == 0 and parsed.entries, url
         assert parsed.feed.link.startswith("http://localhost/"), (url, parsed.feed.link)
         assert client.get(parsed.feed.link).status_code == 200
+
+
+# ---------------------------------------------------------------- the programs that read Flickr's feeds in the wild
+
+
+@pytest.mark.parametrize("fmt", ["", "rss_200", "rss_200_enc", "rss_100"])
+def test_feed_urls_read_by_sfeed_perl_and_rapper(client, tmp_path, fmt):
+    """sfeed, Perl's XML::Feed and (RSS 1.0) rapper read a .gne feed as the photos it holds (realconsumers.py)."""
+    from pathlib import Path
+
+    from realconsumers import need, need_perl, run
+
+    page = recorded(SAMPLE)
+    body = client.get(FEED + "groups_pool.gne?id=1@N00" + (f"&format={fmt}" if fmt else "")).data
+    path = tmp_path / "feed.xml"
+    path.write_bytes(body)
+    titles = [p.title for p in page.photos]
+    need("sfeed")
+    rows = [line.split("\t") for line in run("sfeed", stdin=body).splitlines()]
+    assert [r[1] for r in rows] == titles
+    if fmt.startswith("rss_200"):
+        assert all(r[7].endswith("_b.jpg") for r in rows)  # the enclosure a photo frame shows
+    need("perl")
+    need_perl("XML::Feed")
+    script = Path(__file__).resolve().parent / "perl" / "read.pl"
+    feed = json.loads(run("perl", str(script), "XML::Feed", str(path)))
+    assert [_perl_text(i["title"]) for i in feed["items"]] == titles
+    if fmt == "rss_100":
+        need("rapper")
+        triples = run("rapper", "-q", "-i", "rdfxml", "-o", "ntriples", str(path))
+        assert triples.count("<http://purl.org/rss/1.0/item>") == len(titles)
+
+
+def _perl_text(text: str) -> str:
+    """XML::Feed's Atom reader (XML::Atom) hands back UTF-8 bytes as Latin-1 characters unless told
+    $XML::Atom::ForceUnicode: undo that, for the comparison only."""
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
