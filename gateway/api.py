@@ -39,10 +39,9 @@ MAX_QUERY = 8 * 1024  # SPEC 5: longer query strings get 414 / code 116
 MAX_ARGS = 100
 TAG_AUTHORITY = re.compile(r"[a-z0-9.-]+")
 JSONP_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.]{0,63}")
-# Arguments that steer the gateway or carry the caller's credentials: never
-# part of the method's own arguments, never echoed into a feed link.
-CONTROL = {"method", "format", "nojsoncallback", "jsoncallback", "size"}
-CREDENTIALS = {"api_key", "api_sig", "auth_token", "perms", "frob"}
+# The gateway's own arguments (steering it, or the caller's credentials) are never among a
+# method's arguments (methods.ARGS), so they never reach the cache key, the upstream or a link:
+# method, format, size, nojsoncallback, jsoncallback, api_key, api_sig, auth_token, oauth_*.
 # Arguments that fix the area of a call, so a network link must not add Google Earth's bbox.
 FIXED_AREA = {"bbox", "lat", "lon", "woe_id", "place_id"}
 BAD_ARGUMENT = 3  # the code the gateway uses for a malformed argument of its own (size, jsoncallback)
@@ -134,8 +133,9 @@ def parse_call(args: Mapping[str, str]) -> Call:
     size = args.get("size") or DEFAULT_SIZE
     if size not in ENCLOSURE_SIZES:
         raise FlickrError(BAD_ARGUMENT, f'Invalid size "{size}" (one of {", ".join(sorted(ENCLOSURE_SIZES))})')
-    own = {k: v for k, v in args.items()
-           if k not in CONTROL and k not in CREDENTIALS and not k.startswith("oauth_")}
+    # Only the arguments the method takes on Flickr (methods.ARGS): a junk argument would
+    # otherwise be a new cache entry and a new upstream call for the same photos (SPEC 7).
+    own = method.own_args(args)
     own["per_page"] = str(_per_page(args.get("per_page")))
     own["page"] = str(_positive(args.get("page"), 1))
     # Unknown extras are dropped, as Flickr ignores them: they would only split the cache.
