@@ -25,6 +25,7 @@ from .access import MAX_FORM, observation
 from .cache import cache_key, pages
 from .cache import http as hits
 from .cache.entry import Entry
+from .cache.modified import last_modified
 from .errors import FlickrError, header_value
 from .formats import FORMATS, JSONP_TYPE, Format
 from .formats.feed import DEFAULT_SIZE, ENCLOSURE_SIZES, FeedContext, feed_updated
@@ -239,20 +240,23 @@ def feed_context(call: Call, page: Page) -> FeedContext:
 @bp.route("/services/rest", methods=["GET", "POST"])
 def rest() -> Response:
     call = parse_call(request_args())
-    store = cache.get()
+    store, upstream = cache.get(), upstreams.get()
+    # Read before the upstream is asked, so that what is cached under a version is at least that new.
+    version, changed_at = upstreams.data_version(upstream)
     # Everything that changes the bytes: the call, how it is rendered, and the
     # base URL that self/paging links are built from. Never the caller's key.
-    key = cache_key("response", upstreams.get().name, call.method.name, canonical_args(call.args),
-                    call.format_name, call.size, call.jsoncallback, hits.origin(request.environ))
+    identity = (upstream.name, call.method.name, canonical_args(call.args), call.format_name, call.size,
+                call.jsoncallback, hits.origin(request.environ))
+    key = cache_key("response", *identity, version)
     current_app.extensions["gateway.known"].remember(
-        hits.raw_request(request.environ), hits.Known(key, call.method.name, call.format_name))
+        hits.raw_request(request.environ), hits.Known(key, call.method.name, call.format_name, version))
     obs = observation(request.environ)
     entry = store.get(key)
     obs.cache = "hit"
     if entry is None or not entry.fresh(time.time()):
         obs.cache = "miss"
         try:
-            entry = render(call, key)
+            entry = render(call, key, cache_key("modified", *identity), version, changed_at)
         except Exception as exc:
             if entry is None or (isinstance(exc, FlickrError) and pages.is_answer(exc)):
                 raise
@@ -271,8 +275,12 @@ def canonical_args(args: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def render(call: Call, key: str) -> Entry:
-    """Fetch the call's page (cached and coalesced per upstream call), render it and cache the response."""
+def render(call: Call, key: str, modified_key: str, version: int, changed_at: int) -> Entry:
+    """Fetch the call's page (cached and coalesced per upstream call), render it and cache the response.
+
+    `version` and `changed_at` are the upstream's data version (upstreams.data_version);
+    `modified_key` names the record that dates this representation (cache/modified.py).
+    """
     store, upstream = cache.get(), upstreams.get()
 
     def load() -> Entry:
@@ -284,15 +292,18 @@ def render(call: Call, key: str) -> Entry:
             return store.new_entry((), pages.encode_error(err))
         return store.new_entry(pages.encode(page), {})
 
-    fetched = store.fetch(cache_key("page", upstream.name, call.method.name, canonical_args(call.args)), load)
+    fetched = store.fetch(cache_key("page", upstream.name, call.method.name, canonical_args(call.args), version), load)
     page = pages.decode(fetched).paginated(int(call.args["per_page"]))
     page = page.with_image_base(request.url_root)  # local photos' images are served here (gateway/images.py)
     body = call.format.render(page, feed_context(call, page))
     content_type = JSONP_TYPE if call.format_name == "json" and call.jsoncallback else call.format.content_type
     # Compressed once here, not per request; mtime=0 keeps the gzip bytes stable.
-    updated = feed_updated(page)  # the feed's own updated time, also for an empty page
-    meta = {"etag": hashlib.sha1(body).hexdigest(), "updated": updated, "type": f"{content_type}; charset=utf-8",
-            "modified": http_date(updated)}
+    etag = hashlib.sha1(body).hexdigest()
+    # Not just the feed's own updated time (the newest photo's): that stays put when an
+    # older photo joins a pool, and If-Modified-Since pollers would never see it (modified.py).
+    modified = last_modified(store, modified_key, etag, feed_updated(page), changed_at)
+    meta = {"etag": etag, "updated": modified, "type": f"{content_type}; charset=utf-8",
+            "modified": http_date(modified)}
     entry = fetched.derive((body, gzip.compress(body, mtime=0)), meta)
     store.set(key, entry)
     return entry

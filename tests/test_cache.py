@@ -22,7 +22,8 @@ GROUP = {"method": "flickr.groups.pools.getPhotos", "group_id": "66832458@N00"}
 PAGE = recorded("groups.pools.getPhotos-a0ebda947a.xml")  # 100 photos
 # The page key of GROUP as the upstream is asked for it (page and per_page normalised).
 PAGE_KEY = cache_key("page", "fake", GROUP["method"],
-                     canonical_args({"group_id": GROUP["group_id"], "per_page": "15", "page": "1"}))
+                     canonical_args({"group_id": GROUP["group_id"], "per_page": "15", "page": "1"}),
+                     0)  # the data version: the fake upstream has none
 
 
 @pytest.fixture(scope="module")

@@ -112,6 +112,10 @@ class Flickr:
         ) as exc:
             raise _failure(exc) from None
 
+    def data_version(self) -> tuple[int, int]:
+        """Flickr says nothing of its changes: cached copies live their TTL (see upstreams/base.py)."""
+        return (0, 0)
+
     def _spend(self) -> None:
         """Take one call from the budget, or fail as "unavailable" until the next one.
 

@@ -42,6 +42,7 @@ class Library:
     def __init__(self, path: str, demo: bool = False):
         self.path = path
         self.store = store.Store(path)
+        self._data_version = store.DataVersion(path)
         self._told_empty = False
         # Serving with GATEWAY_DEMO=1: the first call of this process fills an empty library with the demo.
         # Commands never call photos(), so they never make it.
@@ -68,6 +69,10 @@ class Library:
         except sqlite3.DatabaseError:
             log.exception("the photo library at %s cannot be read", self.path)
             raise unavailable() from None
+
+    def data_version(self) -> tuple[int, int]:
+        """(version, unix time of the last change): every write bumps it (store.changed), on any worker."""
+        return self._data_version.get()
 
     def import_file(self, path: str | Path, call: Mapping[str, str] | None = None) -> int:
         """Import one recorded response; returns its number of photos. Raises Skipped (with the reason).
@@ -104,6 +109,7 @@ class Library:
 
     def close(self) -> None:
         self.store.close()
+        self._data_version.close()
 
     def _make_demo(self, conn: sqlite3.Connection) -> None:
         with self._demo_lock:
