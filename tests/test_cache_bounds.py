@@ -101,6 +101,13 @@ def test_redis_keys_stay_within_the_bound(redis_url, caplog):
         backend.close()
 
 
+def test_an_unbounded_redis_is_logged_at_start(make_app, redis_url, caplog):
+    with caplog.at_level(logging.WARNING, logger="gateway.cache"):
+        app = make_app(CACHE_URL=redis_url)
+    assert [r for r in caplog.records if "maxmemory-policy volatile-lru" in r.getMessage()]
+    assert app.test_client().get("/readyz").get_json()["cache"]["redis_bounded"] is False
+
+
 def test_a_redis_with_a_policy_is_reported_bounded(redis_url):
     backend = RedisBackend(redis_url, BOUND)
     try:

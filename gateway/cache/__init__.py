@@ -225,6 +225,9 @@ def init_app(app: Flask) -> None:
     # A hit on a shared backend costs a Redis round trip or a file read; hot entries skip it.
     local = None if isinstance(backend, MemoryBackend) else MemoryBackend(config["CACHE_MAX_ENTRIES"],
                                                                          config["CACHE_MAX_BYTES"])
+    policy = getattr(backend, "memory_policy", None)
+    if policy is not None:
+        policy()  # Redis's own maxmemory policy, checked (and logged when unbounded) at start
     app.extensions["gateway.cache"] = Cache(backend, config["CACHE_TTL"], config["CACHE_STALE"],
                                             wait=config["UPSTREAM_TIMEOUT"] + 5, local=local)
 
