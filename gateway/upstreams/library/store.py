@@ -160,7 +160,10 @@ class DataVersion:
                 if self._conn is None:
                     if not os.path.exists(self.path):
                         return self._value
-                    self._conn = sqlite3.connect(self.path, timeout=5, isolation_level=None, check_same_thread=False)
+                    # A short busy timeout: this runs before every answer (on the event loop under
+                    # gevent); a read that would wait keeps the last value and reads again next time.
+                    self._conn = sqlite3.connect(self.path, timeout=0.5, isolation_level=None,
+                                                 check_same_thread=False)
                 seen = self._conn.execute("PRAGMA data_version").fetchone()[0]
                 if seen != self._seen:
                     row = self._conn.execute("SELECT version, changed_at FROM changes WHERE id = 1").fetchone()
