@@ -15,7 +15,9 @@ import feedparser
 import pytest
 from test_flickr_upstream import GROUP
 
+from gateway.errors import FlickrError
 from gateway.methods import ARGS, METHODS, PAGING
+from gateway.upstreams.flickr import NOT_FORWARDED
 
 # flickrapi's own keyword parameters (do_flickr_call, _wrap_in_parser, _flickr_call) and
 # the envelope the upstream module sets itself.
@@ -94,3 +96,21 @@ def test_every_method_has_its_documented_list():
         assert not method.takes & {"method", "format", "size", "api_key", "api_sig", "auth_token",
                                    "nojsoncallback", "jsoncallback"}
         assert all(re.fullmatch(r"[a-z_]+", arg) for arg in method.takes)
+
+
+def test_the_flickr_upstream_sends_any_argument_name_as_data(make_app, replay):
+    """Below the API layer too: flickrapi gets one dict, so no name can clash with its parameters."""
+    from test_flickr_upstream import KEY, SECRET
+
+    app = make_app(UPSTREAM="flickr", FLICKR_API_KEY=KEY, FLICKR_API_SECRET=SECRET, FLICKR_REST_URL=replay.url,
+                   UPSTREAM_TIMEOUT=2)
+    upstream = app.extensions["gateway.upstream"]
+    args = {k: v for k, v in GROUP.items() if k != "method"}
+    names = [name for name in CLIENT_KEYWORDS if name not in NOT_FORWARDED]
+    with pytest.raises(FlickrError) as failure:
+        upstream.photos(GROUP["method"], {**args, **{name: "x" for name in names}})
+    # The replay server has no recording with these arguments: its code 1, not a 503 of ours.
+    assert (failure.value.code, failure.value.status) == (1, 400)
+    sent = replay.calls[-1]
+    assert sent.signed_by(KEY, SECRET)
+    assert all(sent.params[name] == "x" for name in names) and sent.params["method"] == GROUP["method"]

@@ -44,10 +44,10 @@ FEED_EXTRAS = (
     "url_l", "url_h", "url_k", "url_o",
 )
 
-# Never forwarded, whatever api.py let through: the caller's credentials
-# (Flickr would see someone else's key beside ours), the response envelope
-# (this module always asks for bare JSON), and flickrapi's own keywords
-# (`timeout=` would set our socket timeout, `_method_name` would clash).
+# Never forwarded, whatever api.py let through (it keeps only a method's documented
+# arguments, methods.ARGS): the caller's credentials (Flickr would see someone
+# else's key beside ours), the response envelope (this module always asks for bare JSON),
+# and two names no Flickr method takes that once steered flickrapi (`timeout`, `_method_name`).
 NOT_FORWARDED = frozenset({
     "api_key", "api_sig", "auth_token", "perms", "frob", "method", "format", "nojsoncallback",
     "jsoncallback", "timeout", "_method_name",
@@ -149,8 +149,17 @@ class Flickr:
     # ------------------------------------------------------------ flickrapi
 
     def _call(self, method: str, params: Mapping[str, str]) -> object:
-        """One signed call; the decoded JSON of a stat=ok answer."""
-        return self._api().do_flickr_call(method, timeout=self.timeout, **params)
+        """One signed call; the decoded JSON of a stat=ok answer.
+
+        The arguments go to flickrapi's signed POST as one dict, never as keyword
+        arguments: do_flickr_call(**params) would make a caller's argument named
+        like one of flickrapi's own parameters (`timeout`, `_method_name`,
+        `parse_format`, `wrapped_method`, `self`) a TypeError instead of data.
+        parse_json raises flickrapi's FlickrError for stat=fail, as do_flickr_call does.
+        """
+        api = self._api()
+        data = {**params, "method": method, "format": "json", "nojsoncallback": "1"}
+        return api.parse_json(api.flickr_oauth.do_request(api.REST_URL, data, timeout=self.timeout))
 
     def _api(self) -> flickrapi.FlickrAPI:
         # One FlickrAPI per thread (gunicorn's gthread workers): see _new_api.
