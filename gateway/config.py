@@ -34,6 +34,8 @@ SETTINGS: tuple[Setting, ...] = (
             "most bytes a shared cache holds for all workers together: the `file://` directory (oldest "
             "entries removed first) or the gateway's keys in `redis://`"),
     Setting("API_KEYS", "", "comma-separated keys clients must send as `api_key`; empty = open"),
+    Setting("CORS_ORIGINS", "*", "origins whose scripts may read the API's answers (CORS): `*` for any, a "
+            "comma-separated list, or empty for none"),
     Setting("PROXY_HOPS", 1, "how many proxies in front of the gateway to trust for X-Forwarded-*"),
     Setting("IMAGE_CACHE", "instance/images", "where the images of local photos are kept once generated"),
     Setting("DEMO", 1, "`1`: an empty library gets a few hundred demo photos on the first request; `0`: never"),

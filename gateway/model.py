@@ -26,6 +26,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from urllib.parse import quote
 
 from .errors import FlickrError
 from .safexml import clean
@@ -46,6 +47,9 @@ STATIC = "https://live.staticflickr.com"
 # Photo.server of the photos the gateway serves itself (library add-folder, the
 # demo, library synth): their renditions are the gateway's own URLs, see local_sizes().
 LOCAL = "local"
+# The NSID suffix of owners and groups named on add-folder's command line (L for local): no Flickr
+# account has it (Flickr's are @N00-@N09).
+LOCAL_NSID = "@L00"
 # Every suffix a local photo can have, in URL_EXTRAS order; LOCAL_IMAGE parses their URLs' file names.
 LOCAL_SUFFIXES = tuple(suffix for suffix, _edge in URL_EXTRAS.values())
 LOCAL_IMAGE = re.compile(r"(?P<id>[1-9][0-9]{0,19})(?:_(?P<suffix>[a-z]))?\.(?P<ext>jpg|png)")
@@ -69,6 +73,9 @@ LICENSES: dict[str, tuple[str, str]] = {
     "9": ("Public Domain Dedication (CC0)", "https://creativecommons.org/publicdomain/zero/1.0/"),
     "10": ("Public Domain Mark", "https://creativecommons.org/publicdomain/mark/1.0/"),
 }
+
+# The text children of a <gallery> element (the rest are attributes).
+SET_TEXT = ("title", "description")
 
 IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
 
@@ -127,6 +134,9 @@ class Photo:
     sizes: tuple[Size, ...] = ()  # from url_* extras, smallest first
     comment: str = ""  # a gallery curator's comment
     extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # A local photo's gateway: the request's root URL (Page.with_image_base), where its images and
+    # its pages are. Never stored nor sent: it belongs to the request, not to the photo.
+    base: str = ""
 
     def __post_init__(self) -> None:
         # The one gate for image and enclosure URLs, whatever made the photo (a
@@ -168,17 +178,29 @@ class Page:
     total: int = 0
     wrapper: str = "photos"  # "photoset" for flickr.photosets.getPhotos
     info: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # galleries.getPhotos with get_gallery_info=1: the <gallery> element beside <photos>,
+    # attributes plus its <title>/<description> text (id, url, owner, username, title, …).
+    gallery: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def about(self) -> Mapping[str, str]:
+        """What the response says of the set it lists: the <photoset> wrapper's attributes
+        (title, owner, ownername) and the <gallery> element's (title, owner, username, url)."""
+        return {**self.info, **self.gallery} if self.gallery else self.info
 
     def with_image_base(self, base: str) -> Page:
-        """This page with the renditions of its local photos as absolute URLs under `base`.
+        """This page with the renditions and pages of its local photos as absolute URLs under `base`.
 
-        The one place where a local photo gets image URLs: the API binds every
+        The one place where a local photo gets its URLs: the API binds every
         page to the request's root URL (`request.url_root`) before rendering,
-        so every format finds them in Photo.sizes like Flickr's url_* extras.
+        so every format finds its images in Photo.sizes like Flickr's url_*
+        extras, and photo_page_url/profile_url/buddyicon_url point at the
+        gateway's own pages (gateway/pages/library.py) instead of flickr.com.
         """
         if not any(p.server == LOCAL for p in self.photos):
             return self
-        photos = tuple(replace(p, sizes=local_sizes(p, base)) if p.server == LOCAL else p for p in self.photos)
+        photos = tuple(replace(p, sizes=local_sizes(p, base), base=base) if p.server == LOCAL else p
+                       for p in self.photos)
         return replace(self, photos=photos)
 
     def paginated(self, per_page: int) -> Page:
@@ -288,7 +310,8 @@ def photo_from_attrs(attrs: Mapping[str, object], owner: str = "", ownername: st
     )
 
 
-def page_from_wrapper(wrapper: str, attrs: Mapping[str, object], photos: list[Photo]) -> Page:
+def page_from_wrapper(wrapper: str, attrs: Mapping[str, object], photos: list[Photo],
+                      gallery: Mapping[str, object] | None = None) -> Page:
     """A Page from the wrapper's attributes, filling what an upstream left out.
 
     getContactsPhotos sends no page/pages/total, people.getPhotosOf sends
@@ -313,7 +336,8 @@ def page_from_wrapper(wrapper: str, attrs: Mapping[str, object], photos: list[Ph
         pages = math.ceil(total / perpage) if perpage else 1
     paging = {"page", "pages", "perpage", "per_page", "total", "photo"}
     info = {k: clean(v) for k, v in attrs.items() if k not in paging and not isinstance(v, Mapping | list)}
-    return Page(tuple(photos), page, pages, perpage, total, wrapper, MappingProxyType(info))
+    about = {k: clean(v) for k, v in (gallery or {}).items() if not isinstance(v, Mapping | list)}
+    return Page(tuple(photos), page, pages, perpage, total, wrapper, MappingProxyType(info), MappingProxyType(about))
 
 
 def parse_rest(root) -> Page:
@@ -331,6 +355,8 @@ def parse_rest(root) -> Page:
             break
     else:
         raise ValueError("not a standard photos response: no <photos> or <photoset>")
+    gallery = root.find("gallery")
+    about = {} if gallery is None else {**gallery.attrib, **{c.tag: c.text or "" for c in gallery if c.tag in SET_TEXT}}
     owner, ownername = el.get("owner", ""), el.get("ownername", "")
     photos = []
     for p in el.iter("photo"):
@@ -341,7 +367,7 @@ def parse_rest(root) -> Page:
             if child.tag in ("description", "comment"):
                 attrs[child.tag] = child.text or ""
         photos.append(photo_from_attrs(attrs, owner, ownername))
-    return page_from_wrapper(wrapper, el.attrib, photos)
+    return page_from_wrapper(wrapper, el.attrib, photos, about)
 
 
 def parse_json(data: Mapping) -> Page:
@@ -364,26 +390,30 @@ def parse_json(data: Mapping) -> Page:
     owner, ownername = str(body.get("owner", "")), str(body.get("ownername", ""))
     photos = [photo_from_attrs(p, owner, ownername) for p in items
               if isinstance(p, Mapping) and is_photo_id(p.get("id"))]
-    return page_from_wrapper(wrapper, body, photos)
+    gallery = data.get("gallery")
+    about = {k: _text(v) for k, v in gallery.items() if not isinstance(v, list)} if isinstance(gallery, Mapping) else {}
+    return page_from_wrapper(wrapper, body, photos, about)
 
 
 # ---------------------------------------------------------------- URLs
 
 
 def photo_page_url(photo: Photo) -> str:
+    # flickr.com has no page for a local photo, nor for its owner: the gateway serves them.
     if photo.server == LOCAL:
-        # flickr.com has no page for a local photo: its link is its large image.
-        large = best_image(photo, "b")
-        if large is not None:
-            return large.url
+        return local_page_url(photo.base, "photos", photo.path, photo.id)
     return f"{WWW}/photos/{photo.path}/{photo.id}/"
 
 
 def profile_url(photo: Photo) -> str:
+    if photo.server == LOCAL:
+        return local_page_url(photo.base, "people", photo.owner)
     return f"{WWW}/people/{photo.owner}/"
 
 
 def buddyicon_url(photo: Photo) -> str:
+    if photo.server == LOCAL:
+        return f"{photo.base.rstrip('/')}/{LOCAL_BUDDYICON}"
     if photo.iconserver and photo.iconserver != "0":
         return f"https://farm{photo.iconfarm}.staticflickr.com/{photo.iconserver}/buddyicons/{photo.owner}.jpg"
     return DEFAULT_BUDDYICON
@@ -473,6 +503,17 @@ def rendition_size(width: int, height: int, suffix: str) -> tuple[int, int] | No
         return (width, height) if all(e < longest for e in smaller) else None
     scale = edge / longest
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+# The gateway's own pages for what flickr.com does not know (gateway/pages/library.py), shaped
+# like flickr.com's: photos/{owner}/{id}/, people/{owner}/, groups/{id}/, albums/{id}/, galleries/{id}/.
+LOCAL_BUDDYICON = "static/buddyicon.gif"
+
+
+def local_page_url(base: str, kind: str, *parts: str) -> str:
+    """`{base}{kind}/{part}/…/`: a page of the gateway; `base` is the request's root URL ('' → a root-relative URL)."""
+    path = "/".join(quote(part, safe="@") for part in parts)
+    return f"{base.rstrip('/')}/{kind}/{path}/"
 
 
 def local_image_url(base: str, photo_id: str, suffix: str, ext: str = "jpg") -> str:

@@ -143,3 +143,16 @@ def test_identical_requests_get_identical_validators(workers, tmp_path):
     again = apps[0].test_client().get("/services/rest/", query_string={**POOL, "page": "1"})
     assert (again.headers["ETag"], again.headers["Last-Modified"]) == (answers[0].headers["ETag"],
                                                                         answers[0].headers["Last-Modified"])
+
+
+def test_the_remove_command_is_in_the_next_response(workers, tmp_path):
+    apps, command = workers
+    load = importer(command, tmp_path)
+    load([photo(1, NOW - 1000), photo(2, NOW - 2000)], method="flickr.groups.pools.getPhotos", group_id=GROUP)
+    clients = [app.test_client() for app in apps]
+    for client in clients:
+        assert titles(client.get("/services/rest/", query_string=POOL)) == ["photo 1", "photo 2"]
+    result = command.test_cli_runner().invoke(args=["library", "remove", "--photo", "1001"])
+    assert result.exit_code == 0, result.output
+    for client in clients:
+        assert titles(client.get("/services/rest/", query_string=POOL)) == ["photo 2"]
