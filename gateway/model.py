@@ -74,6 +74,23 @@ LICENSES: dict[str, tuple[str, str]] = {
     "10": ("Public Domain Mark", "https://creativecommons.org/publicdomain/mark/1.0/"),
 }
 
+# What one photo may carry, from any upstream or file (a 5 MB title made every feed holding the photo
+# 16-36 MB). Longer text is cut; a longer tag is left out (a cut tag would be another tag); tags past
+# TAGS_MAX (Flickr's own limit per photo), and as many machine tags, are left out.
+TITLE_MAX = 1_000  # characters
+DESCRIPTION_MAX = 20_000  # characters; also a gallery curator's comment
+TAGS_MAX = 75
+TAG_MAX = 128  # characters
+# SQLite's INTEGER; a number outside it from an upstream (accuracy, farm, views, o_height, …) is
+# garbage, read as unknown like any other unreadable number.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
+def capped_tags(tags: object) -> tuple[str, ...]:
+    """Tags without repeats ("Sony" and "sony" both become "sony" on Flickr), within TAG_MAX and TAGS_MAX."""
+    return tuple(t for t in dict.fromkeys(tags) if len(t) <= TAG_MAX)[:TAGS_MAX]  # type: ignore[call-overload]
+
+
 # The text children of a <gallery> element (the rest are attributes).
 SET_TEXT = ("title", "description")
 
@@ -218,9 +235,10 @@ class Page:
 
 def _int(value: object, default: int = 0) -> int:
     try:
-        return int(float(str(value).strip()))
+        number = int(float(str(value).strip()))
     except (TypeError, ValueError, OverflowError):
         return default
+    return number if INT_MIN <= number <= INT_MAX else default
 
 
 # The last second of year 9999: feeds and HTTP dates write four-digit years, so a
@@ -279,8 +297,8 @@ def photo_from_attrs(attrs: Mapping[str, object], owner: str = "", ownername: st
         secret=clean(attrs.get("secret", "")),
         server=clean(attrs.get("server", "")),
         farm=_int(attrs.get("farm")),
-        title=_text(attrs.get("title", "")),
-        description=_text(attrs.get("description", "")),
+        title=_text(attrs.get("title", ""))[:TITLE_MAX],
+        description=_text(attrs.get("description", ""))[:DESCRIPTION_MAX],
         ownername=clean(attrs.get("ownername") or ownername),
         realname=clean(attrs.get("realname", "")),
         pathalias=clean(attrs.get("pathalias") or attrs.get("path_alias") or ""),
@@ -292,20 +310,19 @@ def photo_from_attrs(attrs: Mapping[str, object], owner: str = "", ownername: st
         datetakengranularity=_int(attrs.get("datetakengranularity")),
         datetakenunknown=_int(attrs.get("datetakenunknown")),
         license=clean(attrs.get("license", "")),
-        # Flickr's normalised tags can repeat ("Sony" and "sony" both become "sony").
-        tags=tuple(dict.fromkeys(clean(attrs.get("tags", "")).split())),
-        machine_tags=tuple(clean(attrs.get("machine_tags", "")).split()),
+        tags=capped_tags(clean(attrs.get("tags", "")).split()),
+        machine_tags=capped_tags(clean(attrs.get("machine_tags", "")).split()),
         latitude=_float(attrs.get("latitude")),
         longitude=_float(attrs.get("longitude")),
         accuracy=_int(attrs.get("accuracy")),
         media=clean(attrs.get("media") or "photo"),
-        views=_int(views) if views not in (None, "") else None,
+        views=_int(views, -1) if views not in (None, "") and _int(views, -1) >= 0 else None,  # garbage = unknown
         originalsecret=clean(attrs.get("originalsecret", "")),
         originalformat=clean(attrs.get("originalformat", "")),
         o_width=_int(attrs.get("o_width") or attrs.get("width_o")),
         o_height=_int(attrs.get("o_height") or attrs.get("height_o")),
         sizes=tuple(sorted(sizes, key=lambda s: SUFFIX_EDGE[s.suffix] or 10**6)),
-        comment=_text(attrs.get("comment", "")),
+        comment=_text(attrs.get("comment", ""))[:DESCRIPTION_MAX],
         extra=MappingProxyType(extra),
     )
 
