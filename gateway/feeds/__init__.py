@@ -17,9 +17,8 @@ from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Flask, Response, g, request
 
-from .. import api, errors, upstreams
+from .. import api, errors
 from ..api import Call, canonical_args, feed_context, parse_call, request_args, serve
-from ..cache import cache_key
 from ..cache import http as hits
 from ..errors import FlickrError
 from ..formats import FORMATS, Format, jsonfeed
@@ -88,10 +87,9 @@ def answer(name: str, args: Args) -> Response:
     order = sorted(set(reads) - {"format", "size"}) + ["format", "size"]
     own = {k: args[k].strip() for k in order if args.get(k, "").strip() and k not in
            ("lang", "nojsoncallback", "jsoncallback")}
-    key = cache_key("response", upstreams.get().name, "feed", name, own, call.method.name,
-                    canonical_args(call.args), call.format_name, call.size, call.jsoncallback,
-                    call.api_key, hits.origin(request.environ))
-    return serve(call, key, lambda c, page: context(name, own, c, page))
+    identity = ("feed", name, own, call.method.name, canonical_args(call.args), call.format_name, call.size,
+                call.jsoncallback, call.api_key, hits.origin(request.environ))
+    return serve(call, identity, lambda c, page: context(name, own, c, page))
 
 
 # ---------------------------------------------------------------- feed-level values
