@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 
-from .. import errors, upstreams
+from .. import errors, feeds, upstreams
 from ..api import STREAM_PATH, parse_call
 from ..errors import FlickrError
 from ..formats import FORMATS
@@ -89,7 +89,8 @@ def builder() -> str:
 
 @bp.get("/preview")
 def preview() -> str:
-    return render_template("_preview.html", preview=_preview(_args(request.args)))
+    args = _args(request.args)
+    return render_template("_preview.html", preview=_preview(args), gne_url=_gne_url(args))
 
 
 @bp.get("/download.kml")
@@ -130,6 +131,7 @@ def _feed(args: Mapping[str, str]) -> dict[str, object]:
         "reader": form.is_reader_format(name),
         "kml_href": f"{request.script_root}/download.kml?{form.query(plain)}" if KML_NL in FORMATS else "",
         "geojson_url": f"{_rest_url()}?{form.query({**plain, 'format': GEOJSON})}" if GEOJSON in FORMATS else "",
+        "gne_url": _gne_url(args),
         # The call's live stream (gateway/live): the page names it, and its Live switch reads it.
         "stream_root": request.url_root + STREAM_PATH.lstrip("/"),
         "stream_url": f"{request.url_root}{STREAM_PATH.lstrip('/')}?{form.query(_stream_args(plain))}"
@@ -140,6 +142,12 @@ def _feed(args: Mapping[str, str]) -> dict[str, object]:
 def _stream_args(plain: Mapping[str, str]) -> dict[str, str]:
     """A stream's arguments: the call's, less what only shapes a document (as api.stream_url; live.js too)."""
     return {k: v for k, v in plain.items() if k not in ("size", "page", "per_page", "jsoncallback")}
+
+
+def _gne_url(args: Mapping[str, str]) -> str:
+    """The same feed as Flickr's public feed URL (/services/feeds/….gne), '' where none answers this call."""
+    path = feeds.feed_for(args)
+    return f"{request.url_root}services/feeds/{path}" if path else ""
 
 
 def kml_filename(args: Mapping[str, str]) -> str:

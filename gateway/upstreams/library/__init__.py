@@ -47,6 +47,7 @@ class Library:
                  max_pixels: int = folder.MAX_PIXELS):
         self.path = path
         self.store = store.Store(path)
+        self._data_version = store.DataVersion(path)
         self.budget = budget.Budget(query_seconds, heavy_queries)
         self.max_pixels = max_pixels
         self._told_empty = False
@@ -82,6 +83,10 @@ class Library:
         except sqlite3.DatabaseError:
             log.exception("the photo library at %s cannot be read", self.path)
             raise unavailable() from None
+
+    def data_version(self) -> tuple[int, int]:
+        """(version, unix time of the last change): every write bumps it (store.changed), on any worker."""
+        return self._data_version.get()
 
     def import_file(self, path: str | Path, call: Mapping[str, str] | None = None,
                     notes: list[str] | None = None) -> int:
@@ -154,6 +159,7 @@ class Library:
 
     def close(self) -> None:
         self.store.close()
+        self._data_version.close()
 
     def _make_demo(self, conn: sqlite3.Connection) -> None:
         with self._demo_lock:
@@ -167,8 +173,8 @@ class Library:
     def _tell_empty(self) -> None:
         if not self._told_empty:
             self._told_empty = True
-            log.warning("the photo library %s is empty; fill it with: flask --app wsgi library import FILE…",
-                        self.path)
+            log.warning("the photo library %s is empty; fill it with: flickr-gateway library add-folder DIR "
+                        "(or library import FILE…)", self.path)
 
 
 def create(app: Flask) -> Library:
