@@ -370,7 +370,9 @@ def render(call: Call, key: str, modified_key: str, version: int, changed_at: in
     links = [f'<{stream_url(call.link_args())}>; rel="alternate"; type="text/event-stream"']
     if call.format.is_feed:
         # WebSub discovery (SPEC 10): every feed is a topic named by its canonical self URL.
-        links[:0] = [f'<{hub_url()}>; rel="hub"', f'<{_url(call.public_args())}>; rel="self"']
+        # The topic is the /services/rest/ URL also for Flickr's .gne feed URLs (gateway/feeds): the hub's topics.
+        rest_self = f"{request.url_root}services/rest/?{urlencode(call.public_args(), safe='@,', quote_via=quote)}"
+        links[:0] = [f'<{hub_url()}>; rel="hub"', f'<{rest_self}>; rel="self"']
     meta["link"] = ", ".join(links)
     entry = fetched.derive((body, gzip.compress(body, mtime=0)), meta)
     store.set(key, entry)

@@ -242,6 +242,11 @@ def test_every_answer_of_the_api_names_its_stream(served, tmp_path):
         response = httpx.get(f"{base}/services/rest/?{SEARCH}&format={fmt}&per_page=5", timeout=10)
         assert stream in response.headers["Link"], fmt
         assert response.headers["Link"].count("rel=") == (3 if fmt.startswith("feed") else 1), fmt
+    # Flickr's public feed URLs (gateway/feeds) name the same stream, and the /services/rest/ topic as self.
+    gne = httpx.get(f"{base}/services/feeds/photos_public.gne?tags=sunset", timeout=10).headers["Link"]
+    assert f'<{base}/services/stream/?method=flickr.photos.search&tag_mode=all&tags=sunset>; rel="alternate"' in gne
+    assert f'<{base}/services/rest/?method=flickr.photos.search&tag_mode=all&tags=sunset&format=feed-atom_10>; ' \
+           'rel="self"' in gne
     page = httpx.get(f"{base}/?{SEARCH}&format=feed-rss_200", timeout=10).text
     assert f'<link rel="alternate" type="text/event-stream" href="{base}/services/stream/?method=flickr.photos.search' \
            f'&amp;tags=sunset"' in page
