@@ -108,3 +108,20 @@ def test_two_hosts_on_redis_poll_once(tmp_path, redis_url, callback):
         for watch in get(app).watched():
             get(app).tasks.check.call_local(watch)
     assert len(callback.posts()) == 6 and len({p.headers["Link"] for p in callback.posts()}) == 6  # once each
+
+
+def test_a_poll_refused_by_the_budget_is_counted_and_retried(tmp_path, callback):
+    from gateway import errors
+
+    upstream = FakeUpstream(page([1]))
+    app = flickr_app(tmp_path, upstream, UPSTREAM_RATE=0)
+    subscribe_all(app, callback, count_per_format=1)
+    before = REGISTRY.get_sample_value("gateway_push_polls_total", {"outcome": "budget"}) or 0
+    upstream.error = errors.unavailable(30, kind="budget")
+    get(app).tasks.tick.call_local()
+    assert REGISTRY.get_sample_value("gateway_push_polls_total", {"outcome": "budget"}) == before + 2
+    upstream.error = None
+    upstream.page = page([2, 1])
+    time.sleep(1.1)
+    get(app).tasks.tick.call_local()  # the next round polls again, and nothing was lost
+    assert len(callback.posts()) == 6
