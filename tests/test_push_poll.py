@@ -125,3 +125,32 @@ def test_a_poll_refused_by_the_budget_is_counted_and_retried(tmp_path, callback)
     time.sleep(1.1)
     get(app).tasks.tick.call_local()  # the next round polls again, and nothing was lost
     assert len(callback.posts()) == 6
+
+
+def test_polls_of_the_real_flickr_upstream_spend_its_budget(tmp_path, replay, callback):
+    """The Flickr upstream against the replay server: a poll is one signed call, taken from
+    GATEWAY_UPSTREAM_RATE like any request's."""
+    group = "http://localhost/services/rest/?method=flickr.groups.pools.getPhotos&group_id=66832458%40N00" \
+            "&format=feed-atom_10"
+
+    def make(rate):
+        app = create_app({"DEMO": 0, "LIBRARY_PATH": str(tmp_path / f"l{rate}.sqlite"), "UPSTREAM": "flickr",
+                          "FLICKR_API_KEY": "k" * 32, "FLICKR_API_SECRET": "s" * 16, "FLICKR_REST_URL": replay.url,
+                          "PUSH_PATH": str(tmp_path / f"p{rate}.sqlite"), "PUSH_IMMEDIATE": True,
+                          "PUSH_ALLOW_PRIVATE": 1, "CACHE_TTL": 1, "UPSTREAM_RATE": rate})
+        r = app.test_client().post("/push/hub", data={"hub.mode": "subscribe", "hub.topic": group,
+                                                       "hub.callback": callback.url})
+        assert r.status_code == 202
+        return app
+
+    app = make(0)
+    assert len(get(app).subs.all()) == 1 and len(replay.calls) == 1  # the watch primed with one call
+    assert replay.calls[0].params["per_page"] == "100"
+    get(app).tasks.tick.call_local()
+    assert len(replay.calls) == 2 and callback.posts() == []  # polled: nothing new in the recording
+    before = REGISTRY.get_sample_value("gateway_push_polls_total", {"outcome": "budget"}) or 0
+    app = make(10)  # 10 calls an hour: a burst of 1, spent by priming the watch
+    time.sleep(1.1)
+    get(app).tasks.tick.call_local()
+    assert REGISTRY.get_sample_value("gateway_push_polls_total", {"outcome": "budget"}) == before + 1
+    assert len(replay.calls) == 3  # the refused poll never reached Flickr
