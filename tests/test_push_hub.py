@@ -287,3 +287,28 @@ def test_metrics_count_verifications_and_deliveries(app, callback, tmp_path):
     assert value("gateway_push_subscriptions") == 1
     metrics_text = app.test_client().get("/metrics").get_data(as_text=True)
     assert "gateway_push_delivery_delay_seconds_bucket" in metrics_text
+
+
+def test_the_operator_commands(app, callback, tmp_path):
+    subscribe(app, callback, **{"hub.secret": "hush"})
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["push", "list"])
+    assert listed.exit_code == 0 and "127.0.0.1" in listed.output and TOPIC in listed.output
+    assert "1 subscriptions on 1 watches" in listed.output and "hush" not in listed.output
+    sub_id = get(app).subs.all()[0]["id"]
+    shown = runner.invoke(args=["push", "show", sub_id[:8]])
+    data = json.loads(shown.output)
+    assert data["signed"] is True and "secret" not in data and data["behind"] == 0
+    # The library changes behind the hub's back (no hook): `push poll` finds the new photo now.
+    from gateway.upstreams.library import Library
+
+    library = Library(app.config["LIBRARY_PATH"])
+    library.import_file(photo_file(tmp_path, "quiet.xml", [42]), {"method": "flickr.photos.search"})
+    library.close()
+    polled = runner.invoke(args=["push", "poll", TOPIC])
+    assert polled.exit_code == 0 and "1 new photos" in polled.output
+    assert entry_ids(callback.posts()[-1].body) == ["42"]
+    assert runner.invoke(args=["push", "poll", "http://localhost/nope"]).exit_code != 0
+    removed = runner.invoke(args=["push", "remove", sub_id[:8]])
+    assert removed.exit_code == 0 and get(app).subs.all() == []
+    assert runner.invoke(args=["push", "show", sub_id[:8]]).exit_code != 0
