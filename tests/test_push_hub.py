@@ -233,12 +233,14 @@ def test_full_documents_for_kml_and_geojson(app, callback, tmp_path):
     subscribe(app, callback, **{"hub.topic": topic})
     library_import(app, tmp_path, "b.xml", [2])
     (post,) = callback.posts()
-    import json
     data = json.loads(post.body)
     assert post.headers["Content-Type"].startswith("application/geo+json")
     assert sorted(f["id"] for f in data["features"]) == ["1", "2"]  # the whole current document
     library_import(app, tmp_path, "c.xml", [2, 1])  # nothing changed: nothing sent
     assert len(callback.posts()) == 1
+    removed = app.test_cli_runner().invoke(args=["library", "remove", "--photo", "2"])
+    assert removed.exit_code == 0, removed.output
+    assert [f["id"] for f in json.loads(callback.posts()[-1].body)["features"]] == ["1"]
 
 
 def test_leases_expire(app, callback, tmp_path):

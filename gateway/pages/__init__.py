@@ -39,7 +39,8 @@ log = logging.getLogger("gateway.pages")
 bp = Blueprint("pages", __name__)
 
 # No script, style or font comes from anywhere else; thumbnails come from Flickr's hosts.
-CSP = "default-src 'self'; img-src 'self' https: data:"
+# No other site may frame a page (clickjacking): frame-ancestors, and X-Frame-Options for older browsers.
+CSP = "default-src 'self'; img-src 'self' https: data:; frame-ancestors 'none'"
 # What the preview shows beyond the standard attributes: owner names, photo page paths, places,
 # and the image URLs of photos the gateway serves itself (which cannot be built from server and secret).
 PREVIEW_EXTRAS = "owner_name,path_alias,geo,url_sq,url_q,url_l"
@@ -55,6 +56,7 @@ def init_app(app: Flask) -> None:
 def security_headers(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
     return response
 
 
