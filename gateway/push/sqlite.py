@@ -168,11 +168,19 @@ class SqliteLog:
 
     def wait(self, positions: Mapping[str, str], timeout: float) -> list[Event]:
         deadline = time.monotonic() + timeout
+        seen_top: object = None
         while True:
-            found = [e for w, p in positions.items() for e in self.after(w, p).events]
+            # The watches are read again only when the newest event of all changed: one cheap
+            # query per look, however many watches a process's streams wait on.
+            (top,) = self.state.rows("SELECT max(id) FROM events")
+            if top != seen_top:
+                seen_top = top
+                found = [e for w, p in positions.items() for e in self.after(w, p).events]
+                if found:
+                    return found
             left = deadline - time.monotonic()
-            if found or left <= 0:
-                return found
+            if left <= 0:
+                return []
             with self._appended:
                 self._appended.wait(min(POLL, left))
 
