@@ -71,6 +71,26 @@ LICENSES: dict[str, tuple[str, str]] = {
     "10": ("Public Domain Mark", "https://creativecommons.org/publicdomain/mark/1.0/"),
 }
 
+# What one photo may carry, from any upstream or file (a 5 MB title made every feed holding the photo
+# 16-36 MB). Longer text is cut; a longer tag is left out (a cut tag would be another tag); tags past
+# TAGS_MAX (Flickr's own limit per photo), and as many machine tags, are left out.
+TITLE_MAX = 1_000  # characters
+DESCRIPTION_MAX = 20_000  # characters; also a gallery curator's comment
+TAGS_MAX = 75
+TAG_MAX = 128  # characters
+# SQLite's INTEGER; a number outside it from an upstream (accuracy, farm, views, o_height, …) is
+# garbage, read as unknown like any other unreadable number.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
+def capped_tags(tags: object) -> tuple[str, ...]:
+    """Tags without repeats ("Sony" and "sony" both become "sony" on Flickr), within TAG_MAX and TAGS_MAX."""
+    return tuple(t for t in dict.fromkeys(tags) if len(t) <= TAG_MAX)[:TAGS_MAX]  # type: ignore[call-overload]
+
+
+# The text children of a <gallery> element (the rest are attributes).
+SET_TEXT = ("title", "description")
+
 IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
 
 # Attributes the model reads into fields; anything else on <photo> is kept
@@ -163,6 +183,15 @@ class Page:
     total: int = 0
     wrapper: str = "photos"  # "photoset" for flickr.photosets.getPhotos
     info: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # galleries.getPhotos with get_gallery_info=1: the <gallery> element beside <photos>,
+    # attributes plus its <title>/<description> text (id, url, owner, username, title, …).
+    gallery: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def about(self) -> Mapping[str, str]:
+        """What the response says of the set it lists: the <photoset> wrapper's attributes
+        (title, owner, ownername) and the <gallery> element's (title, owner, username, url)."""
+        return {**self.info, **self.gallery} if self.gallery else self.info
 
     def with_image_base(self, base: str) -> Page:
         """This page with the renditions and pages of its local photos as absolute URLs under `base`.
@@ -194,9 +223,10 @@ class Page:
 
 def _int(value: object, default: int = 0) -> int:
     try:
-        return int(float(str(value).strip()))
+        number = int(float(str(value).strip()))
     except (TypeError, ValueError, OverflowError):
         return default
+    return number if INT_MIN <= number <= INT_MAX else default
 
 
 # The last second of year 9999: feeds and HTTP dates write four-digit years, so a
@@ -254,8 +284,8 @@ def photo_from_attrs(attrs: Mapping[str, object], owner: str = "", ownername: st
         secret=clean(attrs.get("secret", "")),
         server=clean(attrs.get("server", "")),
         farm=_int(attrs.get("farm")),
-        title=_text(attrs.get("title", "")),
-        description=_text(attrs.get("description", "")),
+        title=_text(attrs.get("title", ""))[:TITLE_MAX],
+        description=_text(attrs.get("description", ""))[:DESCRIPTION_MAX],
         ownername=clean(attrs.get("ownername") or ownername),
         realname=clean(attrs.get("realname", "")),
         pathalias=clean(attrs.get("pathalias") or attrs.get("path_alias") or ""),
@@ -267,25 +297,25 @@ def photo_from_attrs(attrs: Mapping[str, object], owner: str = "", ownername: st
         datetakengranularity=_int(attrs.get("datetakengranularity")),
         datetakenunknown=_int(attrs.get("datetakenunknown")),
         license=clean(attrs.get("license", "")),
-        # Flickr's normalised tags can repeat ("Sony" and "sony" both become "sony").
-        tags=tuple(dict.fromkeys(clean(attrs.get("tags", "")).split())),
-        machine_tags=tuple(clean(attrs.get("machine_tags", "")).split()),
+        tags=capped_tags(clean(attrs.get("tags", "")).split()),
+        machine_tags=capped_tags(clean(attrs.get("machine_tags", "")).split()),
         latitude=_float(attrs.get("latitude")),
         longitude=_float(attrs.get("longitude")),
         accuracy=_int(attrs.get("accuracy")),
         media=clean(attrs.get("media") or "photo"),
-        views=_int(views) if views not in (None, "") else None,
+        views=_int(views, -1) if views not in (None, "") and _int(views, -1) >= 0 else None,  # garbage = unknown
         originalsecret=clean(attrs.get("originalsecret", "")),
         originalformat=clean(attrs.get("originalformat", "")),
         o_width=_int(attrs.get("o_width") or attrs.get("width_o")),
         o_height=_int(attrs.get("o_height") or attrs.get("height_o")),
         sizes=tuple(sorted(sizes, key=lambda s: SUFFIX_EDGE[s.suffix] or 10**6)),
-        comment=_text(attrs.get("comment", "")),
+        comment=_text(attrs.get("comment", ""))[:DESCRIPTION_MAX],
         extra=MappingProxyType(extra),
     )
 
 
-def page_from_wrapper(wrapper: str, attrs: Mapping[str, object], photos: list[Photo]) -> Page:
+def page_from_wrapper(wrapper: str, attrs: Mapping[str, object], photos: list[Photo],
+                      gallery: Mapping[str, object] | None = None) -> Page:
     """A Page from the wrapper's attributes, filling what an upstream left out.
 
     getContactsPhotos sends no page/pages/total, people.getPhotosOf sends
@@ -310,7 +340,8 @@ def page_from_wrapper(wrapper: str, attrs: Mapping[str, object], photos: list[Ph
         pages = math.ceil(total / perpage) if perpage else 1
     paging = {"page", "pages", "perpage", "per_page", "total", "photo"}
     info = {k: clean(v) for k, v in attrs.items() if k not in paging and not isinstance(v, Mapping | list)}
-    return Page(tuple(photos), page, pages, perpage, total, wrapper, MappingProxyType(info))
+    about = {k: clean(v) for k, v in (gallery or {}).items() if not isinstance(v, Mapping | list)}
+    return Page(tuple(photos), page, pages, perpage, total, wrapper, MappingProxyType(info), MappingProxyType(about))
 
 
 def parse_rest(root) -> Page:
@@ -328,6 +359,8 @@ def parse_rest(root) -> Page:
             break
     else:
         raise ValueError("not a standard photos response: no <photos> or <photoset>")
+    gallery = root.find("gallery")
+    about = {} if gallery is None else {**gallery.attrib, **{c.tag: c.text or "" for c in gallery if c.tag in SET_TEXT}}
     owner, ownername = el.get("owner", ""), el.get("ownername", "")
     photos = []
     for p in el.iter("photo"):
@@ -338,7 +371,7 @@ def parse_rest(root) -> Page:
             if child.tag in ("description", "comment"):
                 attrs[child.tag] = child.text or ""
         photos.append(photo_from_attrs(attrs, owner, ownername))
-    return page_from_wrapper(wrapper, el.attrib, photos)
+    return page_from_wrapper(wrapper, el.attrib, photos, about)
 
 
 def parse_json(data: Mapping) -> Page:
@@ -361,7 +394,9 @@ def parse_json(data: Mapping) -> Page:
     owner, ownername = str(body.get("owner", "")), str(body.get("ownername", ""))
     photos = [photo_from_attrs(p, owner, ownername) for p in items
               if isinstance(p, Mapping) and is_photo_id(p.get("id"))]
-    return page_from_wrapper(wrapper, body, photos)
+    gallery = data.get("gallery")
+    about = {k: _text(v) for k, v in gallery.items() if not isinstance(v, list)} if isinstance(gallery, Mapping) else {}
+    return page_from_wrapper(wrapper, body, photos, about)
 
 
 # ---------------------------------------------------------------- URLs

@@ -13,13 +13,13 @@ import json
 import math
 import os
 import sqlite3
-import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import MISSING, fields, replace
 from types import MappingProxyType
 
+from ...blocking import native_local, native_lock
 from ...model import SUFFIX_EDGE, Photo, Size
 from . import schema
 
@@ -60,8 +60,10 @@ class Store:
 
     def __init__(self, path: str):
         self.path = path
-        self._local = threading.local()
-        self._lock = threading.Lock()
+        # One connection per OS thread, also under gevent: a patched threading.local would give
+        # every greenlet (every request) a connection of its own, never closed.
+        self._local = native_local()
+        self._lock = native_lock()
         self._open: list[sqlite3.Connection] = []
         # Close whatever is still open when the Store is collected or the process exits.
         self._finalizer = weakref.finalize(self, _close_all, self._open)
@@ -79,7 +81,7 @@ class Store:
         """Close every thread's connection; the next use opens new ones."""
         with self._lock:
             _close_all(self._open)
-            self._local = threading.local()
+            self._local = native_local()
 
     def _connect(self) -> sqlite3.Connection:
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
