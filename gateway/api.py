@@ -258,13 +258,15 @@ def feed_context(call: Call, page: Page) -> FeedContext:
         page_urls=page_urls,
         kml_url=_url(call.link_args("feed-kml")),  # same call; Google Earth appends &bbox=…
         view_bbox=call.method.takes_bbox and not FIXED_AREA & call.args.keys(),
-        hub_url=hub_url() if call.format.is_feed else "",
+        hub_url=hub_url(call) if call.format.is_feed else "",
     )
 
 
-def hub_url() -> str:
-    """The WebSub hub of this gateway's feeds (gateway/push/hub.py), on the request's own origin."""
-    return request.url_root + HUB_PATH.lstrip("/")
+def hub_url(call: Call | None = None) -> str:
+    """The WebSub hub of this gateway's feeds (gateway/push/hub.py), on the request's own origin;
+    with the caller's own api_key where keys are required (a feed reader posts to it by itself)."""
+    url = request.url_root + HUB_PATH.lstrip("/")
+    return f"{url}?{urlencode({'api_key': call.api_key})}" if call is not None and call.api_key else url
 
 
 # ---------------------------------------------------------------- the endpoint
@@ -330,7 +332,7 @@ def render(call: Call, key: str) -> Entry:
             "modified": http_date(updated)}
     if call.format.is_feed:
         # WebSub discovery (SPEC 10): every feed is a topic named by its canonical self URL.
-        meta["link"] = f'<{hub_url()}>; rel="hub", <{_url(call.public_args())}>; rel="self"'
+        meta["link"] = f'<{hub_url(call)}>; rel="hub", <{_url(call.public_args())}>; rel="self"'
     entry = fetched.derive((body, gzip.compress(body, mtime=0)), meta)
     store.set(key, entry)
     return entry

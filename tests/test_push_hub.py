@@ -314,3 +314,20 @@ def test_the_operator_commands(app, callback, tmp_path):
     removed = runner.invoke(args=["push", "remove", sub_id[:8]])
     assert removed.exit_code == 0 and get(app).subs.all() == []
     assert runner.invoke(args=["push", "show", sub_id[:8]]).exit_code != 0
+
+
+def test_with_api_keys_the_hub_link_carries_the_callers_key_and_deliveries_none(tmp_path, callback):
+    app = create_app({"DEMO": 0, "LIBRARY_PATH": str(tmp_path / "l.sqlite"), "PUSH_PATH": str(tmp_path / "p.sqlite"),
+                      "PUSH_IMMEDIATE": True, "PUSH_ALLOW_PRIVATE": 1, "API_KEYS": "alicekey,bobkey"})
+    client = app.test_client()
+    r = client.get(TOPIC.replace("http://localhost", "") + "&api_key=bobkey")
+    assert r.headers["Link"] == f'<http://localhost/push/hub?api_key=bobkey>; rel="hub", <{TOPIC}>; rel="self"'
+    form = {"hub.mode": "subscribe", "hub.topic": TOPIC, "hub.callback": callback.url}
+    refused = client.post("/push/hub", data=form)
+    assert refused.status_code == 403 and refused.mimetype == "text/plain"
+    assert client.post("/push/hub?api_key=bobkey", data=form).status_code == 202
+    library_import(app, tmp_path, "a.xml", [1])
+    (post,) = callback.posts()
+    assert b"alicekey" not in post.body and b"bobkey" not in post.body and "key" not in post.headers["Link"]
+    assert entry_ids(post.body) == ["1"]
+    app.extensions["gateway.upstream"].close()
