@@ -30,6 +30,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CACHE_MAX_BYTES", 16 * 1024 * 1024,
             "most bytes each worker keeps in memory (the `memory://` cache, or hot entries of a shared one)"),
     Setting("CACHE_MAX_ENTRIES", 10000, "most entries each worker keeps in memory"),
+    Setting("CACHE_SHARED_MAX_BYTES", 256 * 1024 * 1024,
+            "most bytes a shared cache holds for all workers together: the `file://` directory (oldest "
+            "entries removed first) or the gateway's keys in `redis://`"),
     Setting("API_KEYS", "", "comma-separated keys clients must send as `api_key`; empty = open"),
     Setting("CORS_ORIGINS", "*", "origins whose scripts may read the API's answers (CORS): `*` for any, a "
             "comma-separated list, or empty for none"),

@@ -54,6 +54,9 @@ LOCAL_NSID = "@L00"
 LOCAL_SUFFIXES = tuple(suffix for suffix, _edge in URL_EXTRAS.values())
 LOCAL_IMAGE = re.compile(r"(?P<id>[1-9][0-9]{0,19})(?:_(?P<suffix>[a-z]))?\.(?P<ext>jpg|png)")
 WWW = "https://www.flickr.com"
+# An absolute http(s) URL with a host and nothing a browser would read otherwise
+# (no whitespace, controls, quotes, angle brackets or backslashes).
+HTTP_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f\"'<>\\/?#]+(?:[/?#][^\s\x00-\x1f\x7f\"'<>\\]*)?", re.IGNORECASE)
 DEFAULT_BUDDYICON = "https://www.flickr.com/images/buddyicon.gif"
 
 # flickr.photos.licenses.getInfo: id → (name, url); 0 has no URL to link.
@@ -151,6 +154,15 @@ class Photo:
     # A local photo's gateway: the request's root URL (Page.with_image_base), where its images and
     # its pages are. Never stored nor sent: it belongs to the request, not to the photo.
     base: str = ""
+
+    def __post_init__(self) -> None:
+        # The one gate for image and enclosure URLs, whatever made the photo (a
+        # Flickr answer, an import, a library row, a local rendition): a url_*
+        # that is not an absolute http(s) URL ("javascript:…", "data:…",
+        # "//host/…") is dropped, and the image is then built from server and
+        # secret (image()) as if Flickr had not sent it. Every format reads sizes only.
+        if not all(HTTP_URL.fullmatch(s.url) for s in self.sizes):
+            object.__setattr__(self, "sizes", tuple(s for s in self.sizes if HTTP_URL.fullmatch(s.url)))
 
     @property
     def geotagged(self) -> bool:
@@ -272,7 +284,8 @@ def photo_from_attrs(attrs: Mapping[str, object], owner: str = "", ownername: st
     for key, (suffix, _edge) in URL_EXTRAS.items():
         url = attrs.get(f"url_{key}")
         if url:
-            sizes.append(Size(suffix, clean(url), _int(attrs.get(f"width_{key}")), _int(attrs.get(f"height_{key}"))))
+            width, height = _int(attrs.get(f"width_{key}")), _int(attrs.get(f"height_{key}"))
+            sizes.append(Size(suffix, clean(url).strip(), width, height))
     extra = {
         k: clean(v) for k, v in attrs.items()
         if k not in _FIELDS and not k.startswith(("url_", "width_", "height_")) and not isinstance(v, Mapping | list)

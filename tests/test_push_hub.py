@@ -331,3 +331,17 @@ def test_with_api_keys_the_hub_link_carries_the_callers_key_and_deliveries_none(
     assert b"alicekey" not in post.body and b"bobkey" not in post.body and "key" not in post.headers["Link"]
     assert entry_ids(post.body) == ["1"]
     app.extensions["gateway.upstream"].close()
+
+
+def test_a_flickr_feed_url_shares_the_topic_of_its_call(app, callback, tmp_path):
+    library_import(app, tmp_path, "a.xml", [1])
+    r = app.test_client().get("/services/feeds/photos_public.gne?tags=sunset&format=atom")
+    assert r.status_code == 200, r.data
+    hub, self_link = r.headers["Link"].split(", ")
+    assert hub == '<http://localhost/push/hub>; rel="hub"'
+    topic = self_link.removeprefix("<").removesuffix('>; rel="self"')
+    assert topic.startswith("http://localhost/services/rest/?method=flickr.photos.search&")
+    assert subscribe(app, callback, **{"hub.topic": topic}).status_code == 202
+    library_import(app, tmp_path, "b.xml", [2])
+    (post,) = callback.posts()
+    assert entry_ids(post.body) == ["2"]

@@ -47,6 +47,7 @@ class Library:
                  max_pixels: int = folder.MAX_PIXELS):
         self.path = path
         self.store = store.Store(path)
+        self._data_version = store.DataVersion(path)
         self.budget = budget.Budget(query_seconds, heavy_queries)
         self.max_pixels = max_pixels
         self._told_empty = False
@@ -82,6 +83,10 @@ class Library:
         except sqlite3.DatabaseError:
             log.exception("the photo library at %s cannot be read", self.path)
             raise unavailable() from None
+
+    def data_version(self) -> tuple[int, int]:
+        """(version, unix time of the last change): every write bumps it (store.changed), on any worker."""
+        return self._data_version.get()
 
     def import_file(self, path: str | Path, call: Mapping[str, str] | None = None,
                     notes: list[str] | None = None) -> int:
@@ -154,6 +159,7 @@ class Library:
 
     def close(self) -> None:
         self.store.close()
+        self._data_version.close()
 
     def _make_demo(self, conn: sqlite3.Connection) -> None:
         with self._demo_lock:
