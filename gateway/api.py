@@ -144,7 +144,9 @@ def parse_call(args: Mapping[str, str]) -> Call:
     method = METHODS.get(name)
     if method is None:
         if name in KNOWN_OTHER:
-            raise FlickrError(errors.METHOD_NOT_FOUND, f'Method "{name}" is not available in feed formats')
+            # A feed format names the reason in its own terms (SPEC 5); rest/json asked for no feed.
+            where = "in feed formats" if format_name.startswith("feed-") else "through this gateway"
+            raise FlickrError(errors.METHOD_NOT_FOUND, f'Method "{name}" is not available {where}')
         raise FlickrError(errors.METHOD_NOT_FOUND, f'Method "{name}" not found')
     observation(request.environ).flickr_method = name
     if any(not args.get(req, "").strip() for req in method.required):

@@ -1,4 +1,7 @@
-"""`flask --app wsgi library ...`: fill and inspect the embedded photo library (SPEC section 8)."""
+"""`flickr-gateway library ...` (or `flask --app wsgi library ...`): fill and inspect the embedded photo library.
+
+SPEC section 8; gateway/command.py makes the `flickr-gateway` command.
+"""
 
 from __future__ import annotations
 
