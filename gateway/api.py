@@ -266,7 +266,7 @@ def feed_context(call: Call, page: Page) -> FeedContext:
         page_urls=page_urls,
         kml_url=_url(call.link_args("feed-kml")),  # same call; Google Earth appends &bbox=…
         view_bbox=call.method.takes_bbox and not FIXED_AREA & call.args.keys(),
-        hub_url=hub_url() if call.format.is_feed else "",
+        hub_url=hub_url(call) if call.format.is_feed else "",
     )
 
 
@@ -277,9 +277,18 @@ def stream_url(args: Mapping[str, str]) -> str:
     return f"{request.url_root}{STREAM_PATH.lstrip('/')}?{urlencode(keep, safe='@,', quote_via=quote)}"
 
 
-def hub_url() -> str:
-    """The WebSub hub of this gateway's feeds (gateway/push/hub.py), on the request's own origin."""
-    return request.url_root + HUB_PATH.lstrip("/")
+def topic_url(call: Call) -> str:
+    """The call's WebSub topic: its canonical self URL at /services/rest/, also when the request
+    came by another path (Flickr's .gne feed URLs share the topic of the call they translate to)."""
+    query = urlencode(call.public_args(), safe="@,", quote_via=quote)
+    return f"{request.url_root}services/rest/?{query}"
+
+
+def hub_url(call: Call | None = None) -> str:
+    """The WebSub hub of this gateway's feeds (gateway/push/hub.py), on the request's own origin;
+    with the caller's own api_key where keys are required (a feed reader posts to it by itself)."""
+    url = request.url_root + HUB_PATH.lstrip("/")
+    return f"{url}?{urlencode({'api_key': call.api_key})}" if call is not None and call.api_key else url
 
 
 # ---------------------------------------------------------------- the endpoint
@@ -370,9 +379,7 @@ def render(call: Call, key: str, modified_key: str, version: int, changed_at: in
     links = [f'<{stream_url(call.link_args())}>; rel="alternate"; type="text/event-stream"']
     if call.format.is_feed:
         # WebSub discovery (SPEC 10): every feed is a topic named by its canonical self URL.
-        # The topic is the /services/rest/ URL also for Flickr's .gne feed URLs (gateway/feeds): the hub's topics.
-        rest_self = f"{request.url_root}services/rest/?{urlencode(call.public_args(), safe='@,', quote_via=quote)}"
-        links[:0] = [f'<{hub_url()}>; rel="hub"', f'<{rest_self}>; rel="self"']
+        links[:0] = [f'<{hub_url(call)}>; rel="hub"', f'<{topic_url(call)}>; rel="self"']
     meta["link"] = ", ".join(links)
     entry = fetched.derive((body, gzip.compress(body, mtime=0)), meta)
     store.set(key, entry)

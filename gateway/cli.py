@@ -233,4 +233,6 @@ def remove_command(photos, owners, groups, albums, galleries, folders, dry_run: 
             return
         removed = library.remove(chosen)
         held = library.stats()["photos"]
+    if removed:  # KML and GeoJSON subscribers get the document without them (gateway/push)
+        push.library_changed(current_app._get_current_object())
     click.echo(f"{_photos(removed)} removed; the library holds {held} photos")

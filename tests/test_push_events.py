@@ -7,8 +7,10 @@ import time
 
 import pytest
 from cachesupport import redis_server
+from pushsupport import photo_file
 
-from gateway.push import events
+from gateway import create_app
+from gateway.push import events, get, watch_call
 from gateway.push.events import START, watch_id
 from gateway.push.redis import RedisLog, RedisSubscriptions
 from gateway.push.sqlite import SqliteLog, SqliteState, SqliteSubscriptions
@@ -120,3 +122,25 @@ def test_kept_watches(log):
     log.keep("w2", 0.001)
     time.sleep(0.05)
     assert log.kept() == ["w1"]
+
+
+def test_a_live_stream_watches_a_call(tmp_path):
+    """What the live stream does (issue 14): watch a call, then read what a library change adds."""
+    app = create_app({"DEMO": 0, "LIBRARY_PATH": str(tmp_path / "l.sqlite"), "PUSH_PATH": str(tmp_path / "p.sqlite"),
+                      "PUSH_IMMEDIATE": True})
+
+    def library_import(name, ids):
+        result = app.test_cli_runner().invoke(args=["library", "import", "--call", "method=flickr.photos.search",
+                                                    str(photo_file(tmp_path, name, ids))])
+        assert result.exit_code == 0, result.output
+
+    library_import("a.xml", [1])
+    with app.app_context():
+        watch = watch_call("flickr.photos.search", {"tags": "sunset", "per_page": "15", "page": "1"})
+    log = get(app).log
+    assert watch in get(app).watched() and log.head(watch) == START
+    library_import("b.xml", [2])
+    (event,) = log.wait({watch: START}, timeout=5)
+    assert event.photo_id == "2" and event.photo["title"] == "Photo 2"
+    app.extensions["gateway.upstream"].close()
+    get(app).close()

@@ -74,7 +74,7 @@ def test_bad_requests_get_a_plain_text_reason(app, callback):
         r = client.post("/push/hub", data=form)
         assert r.status_code == 400, (change, r.data)
         assert r.mimetype == "text/plain" and reason in r.get_data(as_text=True), (change, r.data)
-    assert client.get("/push/hub").status_code == 405
+    assert client.get("/push/hub").status_code == 200 and b"WebSub hub" in client.get("/push/hub").data
     assert callback.received == []  # nothing was verified for any of them
 
 
@@ -233,12 +233,14 @@ def test_full_documents_for_kml_and_geojson(app, callback, tmp_path):
     subscribe(app, callback, **{"hub.topic": topic})
     library_import(app, tmp_path, "b.xml", [2])
     (post,) = callback.posts()
-    import json
     data = json.loads(post.body)
     assert post.headers["Content-Type"].startswith("application/geo+json")
     assert sorted(f["id"] for f in data["features"]) == ["1", "2"]  # the whole current document
     library_import(app, tmp_path, "c.xml", [2, 1])  # nothing changed: nothing sent
     assert len(callback.posts()) == 1
+    removed = app.test_cli_runner().invoke(args=["library", "remove", "--photo", "2"])
+    assert removed.exit_code == 0, removed.output
+    assert [f["id"] for f in json.loads(callback.posts()[-1].body)["features"]] == ["1"]
 
 
 def test_leases_expire(app, callback, tmp_path):
@@ -289,3 +291,59 @@ def test_metrics_count_verifications_and_deliveries(app, callback, tmp_path):
     assert value("gateway_push_subscriptions") == 1
     metrics_text = app.test_client().get("/metrics").get_data(as_text=True)
     assert "gateway_push_delivery_delay_seconds_bucket" in metrics_text
+
+
+def test_the_operator_commands(app, callback, tmp_path):
+    subscribe(app, callback, **{"hub.secret": "hush"})
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["push", "list"])
+    assert listed.exit_code == 0 and "127.0.0.1" in listed.output and TOPIC in listed.output
+    assert "1 subscriptions on 1 watches" in listed.output and "hush" not in listed.output
+    sub_id = get(app).subs.all()[0]["id"]
+    shown = runner.invoke(args=["push", "show", sub_id[:8]])
+    data = json.loads(shown.output)
+    assert data["signed"] is True and "secret" not in data and data["behind"] == 0
+    # The library changes behind the hub's back (no hook): `push poll` finds the new photo now.
+    from gateway.upstreams.library import Library
+
+    library = Library(app.config["LIBRARY_PATH"])
+    library.import_file(photo_file(tmp_path, "quiet.xml", [42]), {"method": "flickr.photos.search"})
+    library.close()
+    polled = runner.invoke(args=["push", "poll", TOPIC])
+    assert polled.exit_code == 0 and "1 new photos" in polled.output
+    assert entry_ids(callback.posts()[-1].body) == ["42"]
+    assert runner.invoke(args=["push", "poll", "http://localhost/nope"]).exit_code != 0
+    removed = runner.invoke(args=["push", "remove", sub_id[:8]])
+    assert removed.exit_code == 0 and get(app).subs.all() == []
+    assert runner.invoke(args=["push", "show", sub_id[:8]]).exit_code != 0
+
+
+def test_with_api_keys_the_hub_link_carries_the_callers_key_and_deliveries_none(tmp_path, callback):
+    app = create_app({"DEMO": 0, "LIBRARY_PATH": str(tmp_path / "l.sqlite"), "PUSH_PATH": str(tmp_path / "p.sqlite"),
+                      "PUSH_IMMEDIATE": True, "PUSH_ALLOW_PRIVATE": 1, "API_KEYS": "alicekey,bobkey"})
+    client = app.test_client()
+    r = client.get(TOPIC.replace("http://localhost", "") + "&api_key=bobkey")
+    assert r.headers["Link"] == f'<http://localhost/push/hub?api_key=bobkey>; rel="hub", <{TOPIC}>; rel="self"'
+    form = {"hub.mode": "subscribe", "hub.topic": TOPIC, "hub.callback": callback.url}
+    refused = client.post("/push/hub", data=form)
+    assert refused.status_code == 403 and refused.mimetype == "text/plain"
+    assert client.post("/push/hub?api_key=bobkey", data=form).status_code == 202
+    library_import(app, tmp_path, "a.xml", [1])
+    (post,) = callback.posts()
+    assert b"alicekey" not in post.body and b"bobkey" not in post.body and "key" not in post.headers["Link"]
+    assert entry_ids(post.body) == ["1"]
+    app.extensions["gateway.upstream"].close()
+
+
+def test_a_flickr_feed_url_shares_the_topic_of_its_call(app, callback, tmp_path):
+    library_import(app, tmp_path, "a.xml", [1])
+    r = app.test_client().get("/services/feeds/photos_public.gne?tags=sunset&format=atom")
+    assert r.status_code == 200, r.data
+    hub, self_link = r.headers["Link"].split(", ")
+    assert hub == '<http://localhost/push/hub>; rel="hub"'
+    topic = self_link.removeprefix("<").removesuffix('>; rel="self"')
+    assert topic.startswith("http://localhost/services/rest/?method=flickr.photos.search&")
+    assert subscribe(app, callback, **{"hub.topic": topic}).status_code == 202
+    library_import(app, tmp_path, "b.xml", [2])
+    (post,) = callback.posts()
+    assert entry_ids(post.body) == ["2"]

@@ -108,3 +108,49 @@ def test_two_hosts_on_redis_poll_once(tmp_path, redis_url, callback):
         for watch in get(app).watched():
             get(app).tasks.check.call_local(watch)
     assert len(callback.posts()) == 6 and len({p.headers["Link"] for p in callback.posts()}) == 6  # once each
+
+
+def test_a_poll_refused_by_the_budget_is_counted_and_retried(tmp_path, callback):
+    from gateway import errors
+
+    upstream = FakeUpstream(page([1]))
+    app = flickr_app(tmp_path, upstream, UPSTREAM_RATE=0)
+    subscribe_all(app, callback, count_per_format=1)
+    before = REGISTRY.get_sample_value("gateway_push_polls_total", {"outcome": "budget"}) or 0
+    upstream.error = errors.unavailable(30, kind="budget")
+    get(app).tasks.tick.call_local()
+    assert REGISTRY.get_sample_value("gateway_push_polls_total", {"outcome": "budget"}) == before + 2
+    upstream.error = None
+    upstream.page = page([2, 1])
+    time.sleep(1.1)
+    get(app).tasks.tick.call_local()  # the next round polls again, and nothing was lost
+    assert len(callback.posts()) == 6
+
+
+def test_polls_of_the_real_flickr_upstream_spend_its_budget(tmp_path, replay, callback):
+    """The Flickr upstream against the replay server: a poll is one signed call, taken from
+    GATEWAY_UPSTREAM_RATE like any request's."""
+    group = "http://localhost/services/rest/?method=flickr.groups.pools.getPhotos&group_id=66832458%40N00" \
+            "&format=feed-atom_10"
+
+    def make(rate):
+        app = create_app({"DEMO": 0, "LIBRARY_PATH": str(tmp_path / f"l{rate}.sqlite"), "UPSTREAM": "flickr",
+                          "FLICKR_API_KEY": "k" * 32, "FLICKR_API_SECRET": "s" * 16, "FLICKR_REST_URL": replay.url,
+                          "PUSH_PATH": str(tmp_path / f"p{rate}.sqlite"), "PUSH_IMMEDIATE": True,
+                          "PUSH_ALLOW_PRIVATE": 1, "CACHE_TTL": 1, "UPSTREAM_RATE": rate})
+        r = app.test_client().post("/push/hub", data={"hub.mode": "subscribe", "hub.topic": group,
+                                                       "hub.callback": callback.url})
+        assert r.status_code == 202
+        return app
+
+    app = make(0)
+    assert len(get(app).subs.all()) == 1 and len(replay.calls) == 1  # the watch primed with one call
+    assert replay.calls[0].params["per_page"] == "100"
+    get(app).tasks.tick.call_local()
+    assert len(replay.calls) == 2 and callback.posts() == []  # polled: nothing new in the recording
+    before = REGISTRY.get_sample_value("gateway_push_polls_total", {"outcome": "budget"}) or 0
+    app = make(10)  # 10 calls an hour: a burst of 1, spent by priming the watch
+    time.sleep(1.1)
+    get(app).tasks.tick.call_local()
+    assert REGISTRY.get_sample_value("gateway_push_polls_total", {"outcome": "budget"}) == before + 1
+    assert len(replay.calls) == 3  # the refused poll never reached Flickr

@@ -120,6 +120,20 @@ def get(app: Flask | None = None) -> Push:
     return (app or current_app).extensions[KEY]
 
 
+def watch_call(method: str, args: dict[str, str], keep: float = 120, app: Flask | None = None) -> str:
+    """For a live stream of a call: its watch registered, primed (the photos it shows now are not
+    new) and kept checked for `keep` seconds more (call again while the stream is open). Returns
+    the watch id to read with get().log.after()/wait(). Needs an app context; may call the upstream."""
+    from . import work
+    from .events import watch_id
+
+    push = get(app)
+    watch = watch_id(method, args)
+    work.ensure_watch(push, watch, method, dict(args))
+    push.log.keep(watch, keep)
+    return watch
+
+
 def library_changed(app: Flask | None = None) -> None:
     """The library's photos changed (import, add-folder, a removal): queue a check of every watch,
     so that subscribers get what is new at once. Cheap when nobody subscribes."""

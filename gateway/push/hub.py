@@ -4,7 +4,7 @@ hub.lease_seconds and hub.secret.
     202 Accepted   the request is queued; verification of intent follows (jobs.verify)
     400            a malformed request: the reason as text/plain
     403            GATEWAY_API_KEYS is set and the request names no valid api_key
-    405            any other HTTP method
+    GET            200: a line saying what this URL is
     503            the job queue cannot be reached (nothing was queued)
 
 The answer never depends on the verification (it happens afterwards, in the
@@ -43,10 +43,10 @@ class BadRequest(Exception):
 @bp.route(HUB_PATH, methods=["GET", "POST"])
 def hub() -> Response:
     if request.method != "POST":
-        response = _text("This is a WebSub hub: POST hub.mode=subscribe|unsubscribe, hub.topic (a feed URL of "
-                         "this gateway), hub.callback, and optionally hub.lease_seconds and hub.secret.", 405)
-        response.headers["Allow"] = "POST"
-        return response
+        # A person (or a link checker) following the hub link from a feed gets what it is.
+        return _text("This is the WebSub hub of this gateway's feeds: POST hub.mode=subscribe|unsubscribe, "
+                     "hub.topic (a feed URL of this gateway), hub.callback, and optionally hub.lease_seconds and "
+                     "hub.secret (docs/push.md).", 200)
     try:
         req = subscription_request(request.form)
     except BadRequest as exc:

@@ -20,6 +20,8 @@ from typing import Any
 
 from .events import LOG_LENGTH, POLL, START, Event, Events, photo_id
 
+POOL = 8  # idle connections kept
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS watches (
     id TEXT PRIMARY KEY, method TEXT NOT NULL, args TEXT NOT NULL,
@@ -36,50 +38,63 @@ CREATE INDEX IF NOT EXISTS subscriptions_by_watch ON subscriptions (watch);
 
 
 class SqliteState:
-    """Connections (one per thread) to the push file, created with its schema on first use."""
+    """A small pool of connections to the push file, created with its schema on first use.
 
-    def __init__(self, path: str):
+    A pool, not one connection per thread: under gevent every request is a
+    greenlet (thread-locals would make a connection per request), and a
+    connection is only ever used by one caller at a time here.
+    """
+
+    def __init__(self, path: str, pool: int = POOL):
         self.path = path
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self.pool = pool
+        self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._made = False
 
-    def connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            with self._lock:
-                if not self._made:
-                    conn.executescript(SCHEMA)
-                    self._made = True
-                self._all.append(conn)
-            self._local.conn = conn
+    def _connect(self) -> sqlite3.Connection:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        with self._lock:
+            if not self._made:
+                conn.executescript(SCHEMA)
+                self._made = True
         return conn
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = self._idle.pop()
+        except IndexError:
+            conn = self._connect()
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        finally:
+            if len(self._idle) < self.pool:
+                self._idle.append(conn)
+            else:
+                conn.close()
+
+    def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self.connection() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        with self.connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                try:
-                    conn.close()
-                except sqlite3.ProgrammingError:  # made in a thread that is gone
-                    pass
-            self._all.clear()
-        self._local = threading.local()
+        while self._idle:
+            self._idle.pop().close()
 
 
 class SqliteLog:
@@ -93,14 +108,14 @@ class SqliteLog:
                          (watch, method, json.dumps(dict(args), sort_keys=True)))
 
     def watch(self, watch: str) -> dict | None:
-        row = self.state.connection().execute(
-            "SELECT method, args, primed, state FROM watches WHERE id = ?", (watch,)).fetchone()
-        if row is None:
+        found = self.state.rows("SELECT method, args, primed, state FROM watches WHERE id = ?", (watch,))
+        if not found:
             return None
+        row = found[0]
         return {"method": row[0], "args": json.loads(row[1]), "primed": bool(row[2]), "state": row[3]}
 
     def watches(self) -> list[str]:
-        return [r[0] for r in self.state.connection().execute("SELECT id FROM watches ORDER BY id")]
+        return [r[0] for r in self.state.rows("SELECT id FROM watches ORDER BY id")]
 
     def forget(self, watch: str) -> None:
         with self.state.write() as conn:
@@ -140,24 +155,32 @@ class SqliteLog:
 
     def after(self, watch: str, position: str, limit: int = LOG_LENGTH) -> Events:
         after = _position(position)
-        conn = self.state.connection()
-        rows = conn.execute("SELECT id, photo_id, at, photo FROM events WHERE watch = ? AND id > ? ORDER BY id LIMIT ?",
-                            (watch, after, limit)).fetchall()
-        trimmed = conn.execute("SELECT trimmed FROM watches WHERE id = ?", (watch,)).fetchone()
+        with self.state.connection() as conn:
+            rows = conn.execute("SELECT id, photo_id, at, photo FROM events WHERE watch = ? AND id > ? ORDER BY id "
+                                "LIMIT ?", (watch, after, limit)).fetchall()
+            trimmed = conn.execute("SELECT trimmed FROM watches WHERE id = ?", (watch,)).fetchone()
         events = [Event(str(r[0]), watch, r[1], r[2], json.loads(r[3])) for r in rows]
         return Events(events, gap=bool(trimmed) and after < trimmed[0])
 
     def head(self, watch: str) -> str:
-        row = self.state.connection().execute("SELECT max(id) FROM events WHERE watch = ?", (watch,)).fetchone()
-        return str(row[0]) if row and row[0] is not None else START
+        (row,) = self.state.rows("SELECT max(id) FROM events WHERE watch = ?", (watch,))
+        return str(row[0]) if row[0] is not None else START
 
     def wait(self, positions: Mapping[str, str], timeout: float) -> list[Event]:
         deadline = time.monotonic() + timeout
+        seen_top: object = None
         while True:
-            found = [e for w, p in positions.items() for e in self.after(w, p).events]
+            # The watches are read again only when the newest event of all changed: one cheap
+            # query per look, however many watches a process's streams wait on.
+            (top,) = self.state.rows("SELECT max(id) FROM events")
+            if top != seen_top:
+                seen_top = top
+                found = [e for w, p in positions.items() for e in self.after(w, p).events]
+                if found:
+                    return found
             left = deadline - time.monotonic()
-            if found or left <= 0:
-                return found
+            if left <= 0:
+                return []
             with self._appended:
                 self._appended.wait(min(POLL, left))
 
@@ -181,8 +204,7 @@ class SqliteLog:
                          (f"keep:{watch}", time.time() + seconds))
 
     def kept(self) -> list[str]:
-        rows = self.state.connection().execute("SELECT name FROM claims WHERE name LIKE 'keep:%' AND until > ?",
-                                               (time.time(),))
+        rows = self.state.rows("SELECT name FROM claims WHERE name LIKE 'keep:%' AND until > ?", (time.time(),))
         return [r[0][len("keep:"):] for r in rows]
 
     def close(self) -> None:
@@ -196,8 +218,8 @@ class SqliteSubscriptions:
         self.state = state
 
     def get(self, sub_id: str) -> dict | None:
-        row = self.state.connection().execute("SELECT body FROM subscriptions WHERE id = ?", (sub_id,)).fetchone()
-        return json.loads(row[0]) if row else None
+        found = self.state.rows("SELECT body FROM subscriptions WHERE id = ?", (sub_id,))
+        return json.loads(found[0][0]) if found else None
 
     def put(self, doc: Mapping[str, Any]) -> None:
         with self.state.write() as conn:
@@ -219,11 +241,10 @@ class SqliteSubscriptions:
             return bool(conn.execute("DELETE FROM subscriptions WHERE id = ?", (sub_id,)).rowcount)
 
     def all(self) -> list[dict]:
-        return [json.loads(r[0]) for r in self.state.connection().execute("SELECT body FROM subscriptions")]
+        return [json.loads(r[0]) for r in self.state.rows("SELECT body FROM subscriptions")]
 
     def for_watch(self, watch: str) -> list[dict]:
-        return [json.loads(r[0]) for r in
-                self.state.connection().execute("SELECT body FROM subscriptions WHERE watch = ?", (watch,))]
+        return [json.loads(r[0]) for r in self.state.rows("SELECT body FROM subscriptions WHERE watch = ?", (watch,))]
 
 
 def _position(position: str) -> int:

@@ -14,6 +14,7 @@ Content distribution (WebSub section 7):
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -77,7 +78,8 @@ def call_context(app: Flask, url: str) -> Iterator[api.Call]:
             raise TopicError(f"hub.topic is not a feed of this gateway: {err.message}") from None
         if not call.format.is_feed:
             raise TopicError(f'hub.topic is not a feed: format "{call.format_name}" is not a feed format')
-        yield call
+        # The key above only let the call through: what the hub renders carries no key in its links.
+        yield dataclasses.replace(call, api_key="")
 
 
 def resolve(app: Flask, url: str, host: str | None = None) -> Topic:

@@ -100,15 +100,8 @@ def verify(push: Push, req: dict[str, Any]) -> bool:
     challenge; only a 2xx echoing it changes anything. Returns whether the intent was verified."""
     mode, allow = req["mode"], bool(push.app.config["PUSH_ALLOW_PRIVATE"])
     sub_id = subscription_id(req["canonical"], req["callback"])
-    if mode == "subscribe":
-        try:
-            ensure_watch(push, req["watch"], req["method"], req["args"])
-        except FlickrError as err:
-            if pages.is_answer(err):  # the call itself fails ("Group not found"): refused after acceptance
-                deny(push, req["callback"], req["topic"], err.message)
-                return False
-            log.warning("push: the upstream failed while priming %s (%s); the first check primes it",
-                        req["canonical"], err.message)
+    if mode == "subscribe" and not _validate(push, req):
+        return False
     challenge = secrets.token_urlsafe(32)
     query = {"hub.mode": mode, "hub.topic": req["topic"], "hub.challenge": challenge}
     if mode == "subscribe":
@@ -141,6 +134,25 @@ def verify(push: Push, req: dict[str, Any]) -> bool:
     push.subs.put({"id": sub_id, "canonical": req["canonical"], "callback": req["callback"], "watch": req["watch"],
                    "format": req["format"], "position": push.log.head(req["watch"]), "digest": digest,
                    "failures": 0, "next_attempt": 0, "created": at, **fields})
+    return True
+
+
+def _validate(push: Push, req: dict[str, Any]) -> bool:
+    """WebSub 5.2, validation: the topic's call must answer. Its watch is primed on the way (the
+    photos it shows now are not new). A call the upstream refuses ("Group not found") is denied."""
+    known = push.log.watch(req["watch"])
+    if known is not None and known["primed"]:
+        return True
+    try:
+        ensure_watch(push, req["watch"], req["method"], req["args"])
+    except FlickrError as err:
+        if pages.is_answer(err):
+            if known is None:
+                push.log.forget(req["watch"])
+            deny(push, req["callback"], req["topic"], err.message)
+            return False
+        log.warning("push: the upstream failed while priming %s (%s); the first check primes it",
+                    req["canonical"], err.message)
     return True
 
 
