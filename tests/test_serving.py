@@ -230,6 +230,9 @@ def ask(tags):
     response.close()
     return response.status_code
 
+# The demo library is made by the first request and changes the data version (part of the cache
+# keys): made before the burst, so that the burst's 150 identical requests share one key.
+ask("warm-up")
 # 150 identical cold requests and 150 distinct ones, all at once.
 jobs = [gevent.spawn(ask, "same") for _ in range(150)] + [gevent.spawn(ask, f"t{n}") for n in range(150)]
 gevent.joinall(jobs, timeout=120)
@@ -270,11 +273,11 @@ def test_the_app_under_gevent_keeps_its_locks_and_bounds(cache, tmp_path):
     else:
         result = run("memory://")
     assert result["statuses"] == [200]
-    assert result["same_calls"] == 1 and result["all_calls"] == 151
+    assert result["same_calls"] == 1 and result["all_calls"] == 152  # (and the warm-up's)
     assert 1 <= result["sqlite_connections"] <= 10  # the hub's thread, and the library's pool threads
     if cache == "redis":
         assert 1 <= result["redis_connections"] <= MAX_CONNECTIONS
-    assert result["requests_counted"] == 300
+    assert result["requests_counted"] == 301
 
 
 # ---------------------------------------------------------------- trusted proxies and framing
