@@ -98,6 +98,10 @@ class Library:
         """Every group, album, gallery and favorites list, with photo counts (`library list`)."""
         return manage.sets(self.store.connection())
 
+    def places(self) -> list[manage.Place]:
+        """Every place the library's photos were taken near, with photo counts (`library list`)."""
+        return manage.places(self.store.connection())
+
     def select(self, **selectors) -> manage.Selection:
         """The photos named by manage.select's selectors; raises manage.NotFound."""
         return manage.select(self.store.connection(), **selectors)

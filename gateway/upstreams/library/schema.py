@@ -12,7 +12,8 @@ from __future__ import annotations
 import sqlite3
 
 # 2: the files of local photos, the demo's photos, no tags_photo.
-VERSION = 2
+# 3: machine_tags (kept from tags by triggers), place names (photos.locality…place_id) and places.
+VERSION = 3
 
 DDL = """
 CREATE TABLE IF NOT EXISTS photos (
@@ -48,7 +49,8 @@ CREATE TABLE IF NOT EXISTS photos (
     o_width INTEGER NOT NULL DEFAULT 0,
     o_height INTEGER NOT NULL DEFAULT 0,
     sizes TEXT NOT NULL DEFAULT '[]',   -- JSON [[suffix, url, width, height], ...]
-    extra TEXT NOT NULL DEFAULT '{}'    -- JSON of the other <photo> attributes
+    extra TEXT NOT NULL DEFAULT '{}',   -- JSON of the other <photo> attributes
+    {PLACE_COLUMNS}
 );
 -- One index per filter and sort order; SQLite appends pk to each, which is
 -- the tie-breaker of every ORDER BY.
@@ -57,6 +59,7 @@ CREATE INDEX IF NOT EXISTS photos_pathalias ON photos(pathalias) WHERE pathalias
 CREATE INDEX IF NOT EXISTS photos_dateupload ON photos(dateupload);
 CREATE INDEX IF NOT EXISTS photos_datetaken ON photos(datetaken);
 CREATE INDEX IF NOT EXISTS photos_views ON photos(views);
+CREATE INDEX IF NOT EXISTS photos_place ON photos(place_id);
 
 -- Each serves its sort both ways: descending walks it backwards (NULL, the
 -- least, comes last); ascending walks the known values forwards, then takes
@@ -68,6 +71,42 @@ CREATE TABLE IF NOT EXISTS tags (
     PRIMARY KEY (tag, photo)
 ) WITHOUT ROWID;
 -- No index on photo: a photo's rows are found from its own tags (store.tag_rows).
+
+-- The machine tags among the tags ("upcoming:event=81334": namespace, predicate and value, each
+-- as lower case as the tag), kept in step with `tags` by its triggers. Each wildcard form of
+-- photos.search's machine_tags reads one index range (machinetags.py):
+--   ns: ns:pred= ns:pred=value  → the key;   *:pred= *:pred=value → machine_tags_predicate;
+--   ns:*=value *:*=value         → machine_tags_value.
+-- A namespace and a predicate are a letter and then letters, digits or _ (Flickr's rule).
+CREATE TABLE IF NOT EXISTS machine_tags (
+    namespace TEXT NOT NULL,
+    predicate TEXT NOT NULL,
+    value TEXT NOT NULL,
+    photo INTEGER NOT NULL REFERENCES photos(pk),
+    PRIMARY KEY (namespace, predicate, value, photo)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS machine_tags_predicate ON machine_tags(predicate, value);
+CREATE INDEX IF NOT EXISTS machine_tags_value ON machine_tags(value, namespace);
+CREATE TRIGGER IF NOT EXISTS tags_machine_insert AFTER INSERT ON tags WHEN new.tag GLOB '[a-z]*:[a-z]*=?*' BEGIN
+    INSERT OR IGNORE INTO machine_tags {SPLIT_NEW};
+END;
+CREATE TRIGGER IF NOT EXISTS tags_machine_delete AFTER DELETE ON tags WHEN old.tag GLOB '[a-z]*:[a-z]*=?*' BEGIN
+    DELETE FROM machine_tags WHERE (namespace, predicate, value, photo) IN ({SPLIT_OLD});
+END;
+
+-- The places photos were taken near (gazetteer.py): each locality with its region and
+-- country, and those too, by GeoNames id. woe_id/place_id of photos.search name them.
+CREATE TABLE IF NOT EXISTS places (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,                 -- locality | region | country
+    name TEXT NOT NULL,
+    region INTEGER NOT NULL DEFAULT 0,  -- the region's id (0: none known)
+    country INTEGER NOT NULL DEFAULT 0,
+    latitude REAL NOT NULL DEFAULT 0,
+    longitude REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS places_region ON places(region);
+CREATE INDEX IF NOT EXISTS places_country ON places(country);
 
 -- kind: group | photoset | gallery | favorites. position keeps album and
 -- gallery order ((page-1)*per_page + index in the recorded page); added is
@@ -157,20 +196,83 @@ BEGIN
 END;
 """
 
+# The place a photo was taken near (gazetteer.nearest at import): "" / 0 when not geotagged or far from any.
+PLACE_COLUMNS = {
+    "locality": "TEXT NOT NULL DEFAULT ''",
+    "region": "TEXT NOT NULL DEFAULT ''",
+    "country": "TEXT NOT NULL DEFAULT ''",
+    "place_id": "INTEGER NOT NULL DEFAULT 0",  # the locality's GeoNames id
+}
+
+
+def split_machine_tag(tag: str, source: str = "") -> str:
+    """SQL splitting `tag` (a row of `tags`: new, old, or a FROM `source`) into namespace,
+    predicate, value and photo; no row when it is not a machine tag by Flickr's rule."""
+    rest = f"substr({tag}, instr({tag}, ':') + 1)"
+    ns, pred, value = f"substr({tag}, 1, instr({tag}, ':') - 1)", f"substr({rest}, 1, instr({rest}, '=') - 1)", \
+        f"substr({rest}, instr({rest}, '=') + 1)"
+    return (f"SELECT ns, pred, value, photo FROM (SELECT {ns} AS ns, {pred} AS pred, {value} AS value, "
+            f"{tag.split('.')[0]}.photo AS photo {source}) WHERE ns NOT GLOB '*[^a-z0-9_]*' AND pred GLOB '[a-z]*' "
+            f"AND pred NOT GLOB '*[^a-z0-9_]*' AND value != ''")
+
+
+DDL = DDL.replace("{PLACE_COLUMNS}", ",\n    ".join(f"{name} {sql}" for name, sql in PLACE_COLUMNS.items()))
+MACHINE_TAG = "'[a-z]*:[a-z]*=?*'"  # GLOB: what may be a machine tag (split_machine_tag decides)
+DDL = DDL.replace("{SPLIT_NEW}", split_machine_tag("new.tag")).replace("{SPLIT_OLD}", split_machine_tag("old.tag"))
+
 
 def create(conn: sqlite3.Connection) -> None:
-    """Create the schema if the file is new, add what an older file lacks (every statement is
-    IF NOT EXISTS); refuse a library written by a newer gateway."""
+    """Create the schema if the file is new, bring an older file up to date (every statement is
+    IF NOT EXISTS; migrate() adds what those cannot); refuse a library written by a newer gateway."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > VERSION:
         raise RuntimeError(f"library schema version {version} is newer than this gateway's ({VERSION})")
     if version == VERSION:
         return
     # One transaction, so that a second process creating the same file waits
-    # and then finds every IF NOT EXISTS satisfied.
+    # and then finds the work done.
+    conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executescript(f"BEGIN IMMEDIATE; {DDL} PRAGMA user_version = {VERSION}; COMMIT;")
+        if conn.execute("PRAGMA user_version").fetchone()[0] != VERSION:
+            migrate(conn)
+            for statement in statements(DDL):
+                conn.execute(statement)
+            if version:
+                backfill(conn)
+            conn.execute(f"PRAGMA user_version = {VERSION}")
+        conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def statements(script: str) -> list[str]:
+    """A script's statements one by one (a trigger's body holds semicolons of its own)."""
+    found, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            found.append(pending.strip())
+            pending = ""
+    return found
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """What IF NOT EXISTS cannot do to an older file: columns added to photos (version 3)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(photos)")}
+    if not have:
+        return  # a new file: DDL makes the table whole
+    for name, sql in PLACE_COLUMNS.items():
+        if name not in have:
+            conn.execute(f"ALTER TABLE photos ADD COLUMN {name} {sql}")
+
+
+def backfill(conn: sqlite3.Connection) -> None:
+    """Fill version 3's tables for the photos an older file holds: machine_tags from the tags
+    (one statement), and the place each geotagged photo was taken near (placenames.py)."""
+    tagged = split_machine_tag("t.tag", f"FROM tags t WHERE t.tag GLOB {MACHINE_TAG}")
+    conn.execute(f"INSERT OR IGNORE INTO machine_tags {tagged}")
+    from . import placenames  # it reads the gazetteer: only an upgrade needs it here
+
+    placenames.backfill(conn)

@@ -84,7 +84,7 @@ from types import MappingProxyType
 
 from ...errors import FlickrError
 from ...model import Page
-from . import places
+from . import filters, places
 from .plan import Plan
 from .query import Query
 from .store import ids_in, photo_from_row
@@ -143,6 +143,8 @@ def find(conn: sqlite3.Connection, plan: Plan) -> Page:
     _text(q, plan)
     _geo(q, plan)
     _filters(q, plan)
+    if not filters.add(conn, q, plan.more):
+        return replace(empty(plan, 0, info), gallery=MappingProxyType(gallery))
 
     total = q.count(conn)
     offset = (plan.page - 1) * plan.per_page

@@ -1,0 +1,112 @@
+"""photos.search's `machine_tags` with Flickr's syntax, answered from the machine_tags table.
+
+A machine tag is `namespace:predicate=value` ("upcoming:event=81334"). A query
+names whole machine tags or leaves parts open (Flickr's examples):
+
+    dc:                     photos with a machine tag in the dc namespace
+    dc:title=               … with a dc:title, whatever its value
+    dc:title="mr. camera"   … titled "mr. camera" in the dc namespace (quotes let a value hold spaces and commas)
+    dc:*="mr. camera"       … with the value "mr. camera" under any predicate of dc
+    *:title=                … with a title in any namespace
+    *:title="mr. camera"    … with that title in any namespace
+    *:*="mr. camera"        … with that value anywhere
+
+Several are comma-separated; `machine_tag_mode` any (default) or all. A
+namespace and a predicate are a letter, then letters, digits or `_`, in any
+case (compared in lower case); values are normalised like tags (lower case,
+no spaces or quotes), so `"Mr. Camera"` finds `mr.camera`. Items that are
+not machine tags are ignored; when none is left, code 11 "No valid machine
+tags". At most 8 in any mode and 16 in all mode (Flickr's limits), else
+code 12 "Exceeded maximum allowable machine tags". A namespace or predicate
+of `*` alone matches everything and so is not valid (`*:`, `*:*=`).
+
+Each form reads one index range (schema.py): the key (namespace, predicate,
+value) for the first three, machine_tags_value for `ns:*=v` and `*:*=v`,
+machine_tags_predicate for `*:pred=…`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from ...errors import FlickrError
+from .arguments import normal_tag
+from .query import Query
+
+MAX_ANY, MAX_ALL = 8, 16  # Flickr: "'AND' queries are limited to (16) machine tags. 'OR' queries are limited to (8)"
+NO_VALID = (11, "No valid machine tags")
+TOO_MANY = (12, "Exceeded maximum allowable machine tags")
+_NAME = r"[A-Za-z][A-Za-z0-9_]*"
+# namespace ":" [predicate ["=" [value]]], value quoted ("…", \" inside) or bare.
+_ITEM = re.compile(rf'\s*(\*|{_NAME}):(?:(\*|{_NAME})(?:=(?:"((?:[^"\\]|\\.)*)"|([^",]*)))?)?\s*(?:,|$)')
+
+
+class Pattern(NamedTuple):
+    """One machine tag of a query; None where it is open."""
+
+    namespace: str | None
+    predicate: str | None
+    value: str | None
+
+
+def parse(value: str, mode: str) -> tuple[Pattern, ...]:
+    """machine_tags= as patterns; FlickrError 11 when nothing in it is a machine tag, 12 when too many."""
+    found: list[Pattern] = []
+    for item in _items(value):
+        match = _ITEM.fullmatch(item + ",")
+        if not match:
+            continue
+        ns, pred, quoted, bare = match.groups()
+        text = normal_tag(quoted.replace('\\"', '"') if quoted is not None else bare or "")
+        pattern = Pattern(None if ns == "*" else ns.lower(), None if pred in (None, "*") else pred.lower(),
+                          text or None)
+        if pattern == (None, None, None) or (pattern.namespace is None and pattern.predicate is None
+                                             and not text):
+            continue  # "*:" and "*:*=" name every machine tag: not a query
+        found.append(pattern)
+    found = list(dict.fromkeys(found))
+    if not found:
+        raise FlickrError(*NO_VALID)
+    if len(found) > (MAX_ALL if mode == "all" else MAX_ANY):
+        raise FlickrError(*TOO_MANY)
+    return tuple(found)
+
+
+def _items(value: str) -> list[str]:
+    """The comma-separated items, a comma inside a quoted value kept."""
+    items, current, quoted, escaped = [], "", False, False
+    for char in value:
+        if char == "," and not quoted:
+            items.append(current)
+            current = ""
+            continue
+        current += char
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+    items.append(current)
+    return [item for item in items if item.strip()]
+
+
+def _rows(q: Query, pattern: Pattern) -> str:
+    """SELECT photo AS pk … for one pattern: the photos that have such a machine tag."""
+    conditions = [f"{column} = {q.bind(part)}" for column, part in zip(("namespace", "predicate", "value"), pattern,
+                                                                      strict=True) if part is not None]
+    return f"SELECT DISTINCT photo AS pk FROM machine_tags WHERE {' AND '.join(conditions)}"
+
+
+def add(q: Query, patterns: tuple[Pattern, ...], mode: str) -> None:
+    """The machine tag condition of a search: a set for each pattern (all), or one for their union (any)."""
+    if mode == "all" or len(patterns) == 1:
+        for pattern in patterns:
+            rows = _rows(q, pattern)
+            q.add_set(rows, f"EXISTS ({rows.replace('DISTINCT photo AS pk', '1')} AND photo = p.pk)")
+    else:
+        arms = [_rows(q, pattern) for pattern in patterns]
+        q.add_set(" UNION ".join(arm.replace("DISTINCT ", "") for arm in arms),
+                  " OR ".join(f"EXISTS ({arm.replace('DISTINCT photo AS pk', '1')} AND photo = p.pk)" for arm in arms))
+
