@@ -17,15 +17,15 @@ from gateway.upstreams.library import Library
 OWNER = "11111111@N01"
 # id: machine tags as Flickr sends them (also among the tags), other attributes
 PHOTOS = {
-    1: ("dc:title=mr.camera upcoming:event=81334", {"latitude": "38.6916", "longitude": "-9.216", "accuracy": "16",
+    1: ("dc:title=mrcamera upcoming:event=81334", {"latitude": "38.6916", "longitude": "-9.216", "accuracy": "16",
                                                    "context": "2", "safety_level": "0"}),
-    2: ("dc:creator=mr.camera", {"latitude": "48.8584", "longitude": "2.2945", "accuracy": "11", "context": "1",
+    2: ("dc:creator=mrcamera", {"latitude": "48.8584", "longitude": "2.2945", "accuracy": "11", "context": "1",
                                  "safety_level": "1"}),
-    3: ("exif:title=mr.camera upcoming:event=428084", {"latitude": "40.7484", "longitude": "-73.9857",
+    3: ("exif:title=mrcamera upcoming:event=428084", {"latitude": "40.7484", "longitude": "-73.9857",
                                                         "accuracy": "16", "safety_level": "2", "license": "7"}),
     4: ("dc:title=sunset", {"license": "7"}),
     5: ("", {"latitude": "38.72", "longitude": "-9.14", "accuracy": "16"}),  # Lisbon again, no machine tags
-    6: ("geo:lat=51.5 dc:title", {}),  # "dc:title" has no value: not a machine tag
+    6: ("geo:lat=515 dc:title", {}),  # "dc:title" has no value: not a machine tag
 }
 
 
@@ -113,7 +113,24 @@ def test_machine_tag_limits(lib):
 
 
 def test_quoted_values_keep_commas(lib):
-    assert search(lib, machine_tags='dc:title="mr.,camera",dc:creator=') == [2]
+    assert search(lib, machine_tags='dc:title="mr., camera"') == [1]
+    assert search(lib, machine_tags='dc:title="mr., camera",dc:creator=') == [1, 2]
+
+
+def test_recorded_flickr_machine_tags(recorded_library):
+    """Machine tags as Flickr sent them among the tags (the Biodiversity Heritage Library's photos)."""
+    def found(**args: str) -> set[str]:
+        return {p.id for p in recorded_library.photos("flickr.photos.search", {**args, "per_page": "500"}).photos}
+
+    assert found(machine_tags="bhl:page=33665621") == {"51282506464"}
+    assert found(tags="bhl:page=33665621") == {"51282506464"}
+    # Flickr keeps only the letters and digits of a value: the URL as written finds it.
+    assert found(machine_tags='dc:identifier="https://biodiversitylibrary.org/page/33665621"') == {"51282506464"}
+    elephants = found(machine_tags="taxonomy:binomial=elephasmaximus")
+    assert "51281775881" in elephants
+    assert elephants <= found(machine_tags="taxonomy:") and elephants <= found(machine_tags="*:binomial=")
+    assert found(machine_tags="taxonomy:binomial=elephasmaximus,bhl:page=33665621", machine_tag_mode="all") == set()
+    assert len(found(machine_tags="bhl:page=")) >= 2
 
 
 def test_machine_tags_follow_changes(lib, tmp_path):

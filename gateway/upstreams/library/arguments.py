@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Container
 from datetime import UTC, datetime
 
@@ -64,9 +65,22 @@ def coordinate(value: str, limit: float, error: Error) -> float:
     return result
 
 
+_MACHINE_TAG = re.compile(r'\s*([A-Za-z][A-Za-z0-9_]*):([A-Za-z][A-Za-z0-9_]*)=(.+)', re.S)
+
+
 def normal_tag(tag: str) -> str:
-    """A tag as Flickr stores it in `tags`: lower case, no spaces or quotes."""
+    """A tag as Flickr stores it in `tags`: lower case, no spaces or quotes; a machine tag
+    ("dc:title=\"Mr. Camera\"") as namespace:predicate=value with the value's letters and
+    digits only, as Flickr sends them ("bhl:page=33665621 dc:identifier=httpsbiodiversitylibraryorgpage33665621")."""
+    match = _MACHINE_TAG.fullmatch(tag)
+    if match and (value := machine_value(match[3])):
+        return f"{match[1].lower()}:{match[2].lower()}={value}"
     return re.sub(r'[\s"]+', "", tag).lower()
+
+
+def machine_value(text: str) -> str:
+    """A machine tag's value as Flickr normalises it: lower case, letters and digits only."""
+    return "".join(c for c in unicodedata.normalize("NFC", text).lower() if c.isalnum())
 
 
 def tags(value: str) -> tuple[list[str], list[str]]:

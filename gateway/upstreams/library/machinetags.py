@@ -13,8 +13,10 @@ names whole machine tags or leaves parts open (Flickr's examples):
 
 Several are comma-separated; `machine_tag_mode` any (default) or all. A
 namespace and a predicate are a letter, then letters, digits or `_`, in any
-case (compared in lower case); values are normalised like tags (lower case,
-no spaces or quotes), so `"Mr. Camera"` finds `mr.camera`. Items that are
+case (compared in lower case); values are normalised as Flickr normalises
+tags (lower case, letters and digits only: Flickr sends the machine tag
+`dc:identifier=https://…/page/33665621` as `dc:identifier=https…page33665621`),
+so `"Mr. Camera"` finds `mrcamera`. Items that are
 not machine tags are ignored; when none is left, code 11 "No valid machine
 tags". At most 8 in any mode and 16 in all mode (Flickr's limits), else
 code 12 "Exceeded maximum allowable machine tags". A namespace or predicate
@@ -31,7 +33,7 @@ import re
 from typing import NamedTuple
 
 from ...errors import FlickrError
-from .arguments import normal_tag
+from .arguments import machine_value
 from .query import Query
 
 MAX_ANY, MAX_ALL = 8, 16  # Flickr: "'AND' queries are limited to (16) machine tags. 'OR' queries are limited to (8)"
@@ -58,7 +60,7 @@ def parse(value: str, mode: str) -> tuple[Pattern, ...]:
         if not match:
             continue
         ns, pred, quoted, bare = match.groups()
-        text = normal_tag(quoted.replace('\\"', '"') if quoted is not None else bare or "")
+        text = machine_value(quoted if quoted is not None else bare or "")
         pattern = Pattern(None if ns == "*" else ns.lower(), None if pred in (None, "*") else pred.lower(),
                           text or None)
         if pattern == (None, None, None) or (pattern.namespace is None and pattern.predicate is None
