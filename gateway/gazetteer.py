@@ -80,7 +80,7 @@ class _Gazetteer:
             self.by_id.setdefault(gid, Place(gid, name, "region", region=name, region_id=gid, country=us,
                                              country_id=us_id, country_code="US"))
         self.places.sort(key=lambda p: -p.population)
-        self.keys = [(_fold(p.name), p) for p in self.places]
+        self.keys = [(fold(p.name), p) for p in self.places]
 
 
 _lock = threading.Lock()
@@ -96,7 +96,7 @@ def _cell(lat: float, lon: float) -> tuple[int, int]:
     return math.floor(lat / _CELL), math.floor(lon / _CELL)
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """Lower case without accents: "São Paulo" is found by "sao p"."""
     return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
 
@@ -135,7 +135,7 @@ def get(place_id: int) -> Place | None:
 
 def find(text: str, limit: int = 10) -> list[Place]:
     """Populated places whose name starts with `text` (case and accents ignored), most populous first."""
-    key = _fold(text.strip())
+    key = fold(text.strip())
     if not key:
         return []
     found = []

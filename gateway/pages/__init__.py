@@ -11,6 +11,7 @@ from what the reader gets.
     GET /               the form, the feed's address and actions, and (once submitted) the preview
     GET /preview        the preview alone, for builder.js to swap in as the form changes
     GET /download.kml   the call as a KML network link, as a file to open in Google Earth
+    GET /places?q=lis   towns by name (offline gazetteer): the place field's suggestions
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def security_headers(response: Response) -> Response:
 def builder() -> str:
     submitted = "method" in request.args
     # What the person typed, echoed back into the form (Jinja escapes it).
-    values = {k: clean(v) for k, v in request.args.items()}
+    values = form.place_point({k: clean(v) for k, v in request.args.items()})
     if not submitted:
         values = {"method": form.DEFAULT_METHOD, "format": form.default_format()}
     args = _args(values)
@@ -78,7 +79,18 @@ def builder() -> str:
 
 @bp.get("/preview")
 def preview() -> str:
-    return render_template("_preview.html", preview=_preview(_args(request.args)))
+    return render_template("_preview.html", preview=_preview(_args(form.place_point(request.args))))
+
+
+@bp.get("/places")
+def places() -> Response:
+    """Towns whose name starts with ?q= (offline, from the gazetteer), for the builder's place field:
+    [{"label": "Lisbon, Portugal", "lat": "38.7167", "lon": "-9.1333", "radius": "7"}, …]."""
+    text = clean(request.args.get("q", ""))[:100]
+    found = form.places_named(text) if len(text.strip()) >= 2 else []
+    response = Response(json.dumps(found, ensure_ascii=False), mimetype="application/json")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @bp.get("/download.kml")
