@@ -191,7 +191,9 @@ def api_args(form: Mapping[str, str], with_key: bool = False) -> dict[str, str]:
     args = {"method": method} if method else {}
     for field in ARGS:
         value = clean(form.get(field.name, "")).strip()
-        if field.kind == "place" or not value or not field.applies(method) or (field.name == "api_key" and not with_key):
+        if not value or not field.applies(method) or (field.name == "api_key" and not with_key):
+            continue
+        if field.kind == "place":  # it fills lat and lon: not an argument of the call
             continue
         if field.name == "size" and value == DEFAULT_SIZE:
             continue
