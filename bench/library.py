@@ -8,7 +8,9 @@ Synthesises the photos through `library synth`'s own code path
 file size, then times photos.search through Library.photos() as the gateway
 calls it (per_page 15, page 1) for each kind of query: a city-sized bbox, a
 tag, a 5 km radius around a point, a three-month date range sorted by
-date-taken-desc, and a text word. Each kind runs RUNS times on different
+date-taken-desc, a text word, machine tags in each of Flickr's forms
+(upcoming:event=N, three events, a namespace, *:predicate=, *:*=value,
+namespace:*=value) and the library's place ids (a town, a country). Each kind runs RUNS times on different
 values drawn from the data (busy places, tags and words of the commonest
 200), after one warm-up pass; the commonest tag and word are timed apart as
 the worst case. Wall time, medians and 95th percentiles in milliseconds.
@@ -31,7 +33,10 @@ from gateway.upstreams.library import Library  # noqa: E402
 from gateway.upstreams.library.landmarks import LANDMARKS  # noqa: E402
 
 RUNS = 60
-TARGETS = {"city bbox": 20, "tag": 20, "radius 5 km": 20, "date range, date-taken-desc": 20, "text": 50}
+TARGETS = {"city bbox": 20, "tag": 20, "radius 5 km": 20, "date range, date-taken-desc": 20, "text": 50,
+           "machine tag ns:pred=value": 20, "machine tags, any of 3": 20, "machine tag ns:": 20,
+           "machine tag *:pred=": 20, "machine tag *:*=value": 20, "machine tag ns:*=value": 20,
+           "woe_id, a town": 20, "woe_id, a country": 20}
 
 
 def queries(library: Library, rnd: random.Random) -> dict[str, list[dict[str, str]]]:
@@ -52,7 +57,26 @@ def queries(library: Library, rnd: random.Random) -> dict[str, list[dict[str, st
         return {"min_taken_date": f"{year}-{month:02d}-01", "max_taken_date": f"{year}-{month + 2:02d}-28",
                 "sort": "date-taken-desc"}
 
+    events = [row[0] for row in conn.execute("SELECT value FROM machine_tags WHERE namespace = 'upcoming' "
+                                             "AND predicate = 'event' GROUP BY value ORDER BY count(*) DESC LIMIT 500")]
+    makes = [row[0] for row in conn.execute("SELECT DISTINCT value FROM machine_tags WHERE namespace = 'exif'")]
+    towns = [row[0] for row in conn.execute("SELECT place_id FROM photos WHERE place_id != 0 GROUP BY place_id "
+                                            "ORDER BY count(*) DESC LIMIT 200")]
+    countries = [row[0] for row in conn.execute("SELECT DISTINCT country FROM places WHERE kind = 'locality'")]
+    machine = {
+        "machine tag ns:pred=value": [{"machine_tags": f"upcoming:event={rnd.choice(events)}"} for _ in range(RUNS)],
+        "machine tags, any of 3": [{"machine_tags": ",".join(f"upcoming:event={e}" for e in rnd.sample(events, 3))}
+                                   for _ in range(RUNS)],
+        "machine tag ns:": [{"machine_tags": rnd.choice(("taxonomy:", "upcoming:", "exif:"))} for _ in range(RUNS)],
+        "machine tag *:pred=": [{"machine_tags": rnd.choice(("*:binomial=", "*:event=", "*:make="))}
+                                for _ in range(RUNS)],
+        "machine tag *:*=value": [{"machine_tags": f"*:*={rnd.choice(makes)}"} for _ in range(RUNS)],
+        "machine tag ns:*=value": [{"machine_tags": f"exif:*={rnd.choice(makes)}"} for _ in range(RUNS)],
+        "woe_id, a town": [{"woe_id": str(rnd.choice(towns))} for _ in range(RUNS)],
+        "woe_id, a country": [{"woe_id": str(rnd.choice(countries))} for _ in range(RUNS)],
+    }
     return {
+        **machine,
         "city bbox": [city() for _ in range(RUNS)],
         "tag": [{"tags": rnd.choice(tags)} for _ in range(RUNS)],
         "radius 5 km": [radius() for _ in range(RUNS)],

@@ -257,3 +257,38 @@ def test_old_library_files_are_migrated(tmp_path):
     assert old.photos("flickr.photos.search", {}).photos[0].place == "Lisbon, Portugal"
     assert old.store.connection().execute("PRAGMA user_version").fetchone()[0] == 3
     old.close()
+
+
+@pytest.mark.parametrize("sort", ["date-posted-desc", "date-posted-asc", "interestingness-desc"])
+@pytest.mark.parametrize("args", [
+    {"machine_tags": "dc:"}, {"machine_tags": '*:*="mr. camera"'}, {"machine_tags": "*:title="},
+    {"machine_tags": "dc:title=,upcoming:event="}, {"machine_tags": "dc:,upcoming:", "machine_tag_mode": "all"},
+    {"woe_id": "2267057"}, {"woe_id": "2264397"}, {"in_gallery": "1"},
+])
+def test_walking_the_sort_index_pages_like_sorting(lib, sort, args):
+    """per_page 1 walks the sort order's index and tests each photo (query.py); per_page 100 sorts
+    every match: both must agree, page after page."""
+    def ids(**more: str) -> list[str]:
+        return [p.id for p in lib.photos("flickr.photos.search", {**args, "sort": sort, **more}).photos]
+
+    whole = ids()
+    walked = [n for page in range(1, len(whole) + 2) for n in ids(per_page="1", page=str(page))]
+    assert walked == whole and whole
+
+
+def test_a_tag_removed_keeps_the_keys_another_still_gives(library, tmp_path):
+    def record(machine: str) -> None:
+        path = tmp_path / "p.xml"
+        path.write_bytes(flickr_xml([{"id": 9, "owner": OWNER, "secret": "s", "server": "1", "tags": machine,
+                                      "machine_tags": machine}]))
+        library.import_file(path, {"method": "flickr.photos.search"})
+
+    record("taxonomy:binomial=elephasmaximus taxonomy:binomial=elephasindicus")
+    assert search(library, machine_tags="taxonomy:binomial=elephasindicus") == [9]
+    record("taxonomy:binomial=elephasmaximus")
+    assert search(library, machine_tags="taxonomy:binomial=elephasindicus") == []
+    assert search(library, machine_tags="taxonomy:") == search(library, machine_tags="*:binomial=") == [9]
+    keys = library.store.connection().execute("SELECT key, n FROM machine_tags ORDER BY key").fetchall()
+    assert [tuple(k) for k in keys] == [
+        ("*:*=elephasmaximus", 1), ("*:binomial=", 1), ("*:binomial=elephasmaximus", 1), ("taxonomy:", 1),
+        ("taxonomy:*=elephasmaximus", 1), ("taxonomy:binomial=", 1), ("taxonomy:binomial=elephasmaximus", 1)]

@@ -22,13 +22,14 @@ tags". At most 8 in any mode and 16 in all mode (Flickr's limits), else
 code 12 "Exceeded maximum allowable machine tags". A namespace or predicate
 of `*` alone matches everything and so is not valid (`*:`, `*:*=`).
 
-Each form reads one index range (schema.py): the key (namespace, predicate,
-value) for the first three, machine_tags_value for `ns:*=v` and `*:*=v`,
-machine_tags_predicate for `*:pred=…`.
+Each form is one key of the machine_tags table (schema.py), read as a tag is
+read: an index range for the photos (sorted and distinct: counted without
+reading a photo row), one lookup to test one photo.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import NamedTuple
 
@@ -94,21 +95,23 @@ def _items(value: str) -> list[str]:
     return [item for item in items if item.strip()]
 
 
-def _rows(q: Query, pattern: Pattern) -> str:
-    """SELECT photo AS pk … for one pattern: the photos that have such a machine tag."""
-    conditions = [f"{column} = {q.bind(part)}" for column, part in zip(("namespace", "predicate", "value"), pattern,
-                                                                      strict=True) if part is not None]
-    return f"SELECT DISTINCT photo AS pk FROM machine_tags WHERE {' AND '.join(conditions)}"
+def key(pattern: Pattern) -> str:
+    """The machine_tags key of a pattern (schema.py): "dc:", "dc:title=", "*:*=mrcamera", …"""
+    ns, pred, value = pattern
+    if pred is None and value is None:
+        return f"{ns}:"
+    return f"{ns or '*'}:{pred or '*'}={value or ''}"
 
 
 def add(q: Query, patterns: tuple[Pattern, ...], mode: str) -> None:
-    """The machine tag condition of a search: a set for each pattern (all), or one for their union (any)."""
-    if mode == "all" or len(patterns) == 1:
-        for pattern in patterns:
-            rows = _rows(q, pattern)
-            q.add_set(rows, f"EXISTS ({rows.replace('DISTINCT photo AS pk', '1')} AND photo = p.pk)")
+    """The machine tag condition of a search: a set for each pattern (all), or one for any of them."""
+    keys = [key(p) for p in patterns]
+    if mode == "all" or len(keys) == 1:
+        for k in keys:
+            bound = q.bind(k)
+            q.add_set(f"SELECT photo AS pk FROM machine_tags WHERE key = {bound}",
+                      f"EXISTS (SELECT 1 FROM machine_tags WHERE key = {bound} AND photo = p.pk)")
     else:
-        arms = [_rows(q, pattern) for pattern in patterns]
-        q.add_set(" UNION ".join(arm.replace("DISTINCT ", "") for arm in arms),
-                  " OR ".join(f"EXISTS ({arm.replace('DISTINCT photo AS pk', '1')} AND photo = p.pk)" for arm in arms))
-
+        within = f"(SELECT value FROM json_each({q.bind(json.dumps(keys))}))"
+        q.add_set(f"SELECT DISTINCT photo AS pk FROM machine_tags WHERE key IN {within}",
+                  f"EXISTS (SELECT 1 FROM machine_tags WHERE key IN {within} AND photo = p.pk)")

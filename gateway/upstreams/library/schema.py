@@ -72,26 +72,27 @@ CREATE TABLE IF NOT EXISTS tags (
 ) WITHOUT ROWID;
 -- No index on photo: a photo's rows are found from its own tags (store.tag_rows).
 
--- The machine tags among the tags ("upcoming:event=81334": namespace, predicate and value, each
--- as lower case as the tag), kept in step with `tags` by its triggers. Each wildcard form of
--- photos.search's machine_tags reads one index range (machinetags.py):
---   ns: ns:pred= ns:pred=value  → the key;   *:pred= *:pred=value → machine_tags_predicate;
---   ns:*=value *:*=value         → machine_tags_value.
+-- The machine tags among the tags ("upcoming:event=81334"), kept in step with `tags` by its
+-- triggers, each under the seven keys photos.search's machine_tags can ask for it by
+-- (machinetags.py): ns:  ns:pred=  ns:pred=value  ns:*=value  *:pred=  *:pred=value  *:*=value.
+-- So every form of the query is one key, read like a tag: an index range whose photos are
+-- sorted and distinct (counted without reading a photo), or one lookup for one photo.
+-- n: how many of the photo's machine tags give the key ("taxonomy:" from two binomials), so that
+-- removing one tag keeps the keys the others still give.
 -- A namespace and a predicate are a letter and then letters, digits or _ (Flickr's rule).
 CREATE TABLE IF NOT EXISTS machine_tags (
-    namespace TEXT NOT NULL,
-    predicate TEXT NOT NULL,
-    value TEXT NOT NULL,
+    key TEXT NOT NULL,
     photo INTEGER NOT NULL REFERENCES photos(pk),
-    PRIMARY KEY (namespace, predicate, value, photo)
+    n INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (key, photo)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS machine_tags_predicate ON machine_tags(predicate, value);
-CREATE INDEX IF NOT EXISTS machine_tags_value ON machine_tags(value, namespace);
-CREATE TRIGGER IF NOT EXISTS tags_machine_insert AFTER INSERT ON tags WHEN new.tag GLOB '[a-z]*:[a-z]*=?*' BEGIN
-    INSERT OR IGNORE INTO machine_tags {SPLIT_NEW};
+CREATE TRIGGER IF NOT EXISTS tags_machine_insert AFTER INSERT ON tags WHEN new.tag GLOB {MACHINE_TAG} BEGIN
+    INSERT INTO machine_tags (key, photo) SELECT key, photo FROM ({KEYS_NEW}) WHERE 1
+    ON CONFLICT (key, photo) DO UPDATE SET n = n + 1;
 END;
-CREATE TRIGGER IF NOT EXISTS tags_machine_delete AFTER DELETE ON tags WHEN old.tag GLOB '[a-z]*:[a-z]*=?*' BEGIN
-    DELETE FROM machine_tags WHERE (namespace, predicate, value, photo) IN ({SPLIT_OLD});
+CREATE TRIGGER IF NOT EXISTS tags_machine_delete AFTER DELETE ON tags WHEN old.tag GLOB {MACHINE_TAG} BEGIN
+    UPDATE machine_tags SET n = n - 1 WHERE photo = old.photo AND key IN (SELECT key FROM ({KEYS_OLD}));
+    DELETE FROM machine_tags WHERE photo = old.photo AND n <= 0 AND key IN (SELECT key FROM ({KEYS_OLD}));
 END;
 
 -- The places photos were taken near (gazetteer.py): each locality with its region and
@@ -205,20 +206,26 @@ PLACE_COLUMNS = {
 }
 
 
-def split_machine_tag(tag: str, source: str = "") -> str:
-    """SQL splitting `tag` (a row of `tags`: new, old, or a FROM `source`) into namespace,
-    predicate, value and photo; no row when it is not a machine tag by Flickr's rule."""
+def machine_tag_keys(tag: str, photo: str, source: str = "") -> str:
+    """SQL of the keys (machine_tags.key) a row of `tags` gives, with its photo: `tag` and `photo`
+    are the row's columns (new.tag, or t.tag FROM `source`); no row unless the tag is a machine
+    tag by Flickr's rule."""
     rest = f"substr({tag}, instr({tag}, ':') + 1)"
-    ns, pred, value = f"substr({tag}, 1, instr({tag}, ':') - 1)", f"substr({rest}, 1, instr({rest}, '=') - 1)", \
-        f"substr({rest}, instr({rest}, '=') + 1)"
-    return (f"SELECT ns, pred, value, photo FROM (SELECT {ns} AS ns, {pred} AS pred, {value} AS value, "
-            f"{tag.split('.')[0]}.photo AS photo {source}) WHERE ns NOT GLOB '*[^a-z0-9_]*' AND pred GLOB '[a-z]*' "
-            f"AND pred NOT GLOB '*[^a-z0-9_]*' AND value != ''")
+    ns, pred = f"substr({tag}, 1, instr({tag}, ':') - 1)", f"substr({rest}, 1, instr({rest}, '=') - 1)"
+    value = f"substr({rest}, instr({rest}, '=') + 1)"
+    split = f"SELECT {ns} AS ns, {pred} AS pred, {value} AS value, {photo} AS photo {source}"
+    keys = ("s.ns || ':'", "s.ns || ':' || s.pred || '='", "s.ns || ':' || s.pred || '=' || s.value",
+            "s.ns || ':*=' || s.value", "'*:' || s.pred || '='", "'*:' || s.pred || '=' || s.value",
+            "'*:*=' || s.value")
+    return (f"SELECT j.value AS key, s.photo AS photo FROM ({split}) s, json_each(json_array({', '.join(keys)})) j "
+            "WHERE s.ns NOT GLOB '*[^a-z0-9_]*' AND s.pred GLOB '[a-z]*' AND s.pred NOT GLOB '*[^a-z0-9_]*' "
+            "AND s.value != ''")
 
 
 DDL = DDL.replace("{PLACE_COLUMNS}", ",\n    ".join(f"{name} {sql}" for name, sql in PLACE_COLUMNS.items()))
-MACHINE_TAG = "'[a-z]*:[a-z]*=?*'"  # GLOB: what may be a machine tag (split_machine_tag decides)
-DDL = DDL.replace("{SPLIT_NEW}", split_machine_tag("new.tag")).replace("{SPLIT_OLD}", split_machine_tag("old.tag"))
+MACHINE_TAG = "'[a-z]*:[a-z]*=?*'"  # GLOB: what may be a machine tag (machine_tag_keys decides)
+DDL = (DDL.replace("{MACHINE_TAG}", MACHINE_TAG).replace("{KEYS_NEW}", machine_tag_keys("new.tag", "new.photo"))
+       .replace("{KEYS_OLD}", machine_tag_keys("old.tag", "old.photo")))
 
 
 def create(conn: sqlite3.Connection) -> None:
@@ -271,8 +278,9 @@ def migrate(conn: sqlite3.Connection) -> None:
 def backfill(conn: sqlite3.Connection) -> None:
     """Fill version 3's tables for the photos an older file holds: machine_tags from the tags
     (one statement), and the place each geotagged photo was taken near (placenames.py)."""
-    tagged = split_machine_tag("t.tag", f"FROM tags t WHERE t.tag GLOB {MACHINE_TAG}")
-    conn.execute(f"INSERT OR IGNORE INTO machine_tags {tagged}")
+    keys = machine_tag_keys("t.tag", "t.photo", f"FROM tags t WHERE t.tag GLOB {MACHINE_TAG}")
+    conn.execute(f"INSERT INTO machine_tags (key, photo, n) SELECT key, photo, count(*) FROM ({keys}) "
+                 "GROUP BY key, photo")
     from . import placenames  # it reads the gazetteer: only an upgrade needs it here
 
     placenames.backfill(conn)
