@@ -29,7 +29,9 @@ most 32 km / 20 mi; `has_geo` 1 | 0; `license` comma list; `min|max_upload_date`
 `2023-07-01 12:00[:00]`, read as UTC; taken dates compare with the camera's
 local time as Flickr records it); `media` all | photos | videos; `sort`
 date-posted-asc|desc, date-taken-asc|desc, interestingness-desc|asc (by views),
-relevance (FTS rank; without `text` = date-posted-desc). Unknown values sort
+relevance (FTS rank; without `text` = date-posted-desc); `machine_tags`,
+`woe_id`/`place_id`, `accuracy`, `safe_search`, `content_type`, `in_gallery`,
+`geo_context`, `is_commons`, `is_getty` as filters.py says. Unknown values sort
 last. Paging: `page` (default 1), `per_page` (default 100, at most 500); a page
 past the end is empty with the true total and pages = ceil(total / per_page).
 
@@ -41,6 +43,10 @@ Errors (FlickrError, HTTP 400 in feed formats)
 | a required argument missing | per METHODS | 1 or 2 | the method's own (e.g. "User not found", "Photoset not found") |
 | getWithGeoData, getWithoutGeoData, recentlyUpdated, getContactsPhotos, favorites.getList; search `user_id=me` | needs a logged-in user | 99 | Insufficient permissions. Method requires read privileges; none granted. |
 | photos.search | `tag_mode=all` with more than 20 tags | 1 | Too many tags in ALL query |
+| photos.search | `machine_tags` holding no machine tag (machinetags.py) | 11 | No valid machine tags |
+| photos.search | more than 8 machine tags, 16 with `machine_tag_mode=all` | 12 | Exceeded maximum allowable machine tags |
+| photos.search | `contacts` (no logged-in user) | 17 | You can only search within your own contacts |
+| photos.search | `accuracy` not 1-16; `safe_search`, `content_type(s)`, `in_gallery`, `geo_context`, `machine_tag_mode` not one of theirs (filters.py) | 3 | Invalid accuracy, Invalid safe_search, … |
 | photos.search, people.getPhotos | unknown `user_id` | 2 | Unknown user |
 | photos.search | unknown `group_id` | 4 | You don't have permission to view this pool |
 | photos.search | bbox not 4 numbers, out of range, or south > north | 3 | Invalid bbox |
