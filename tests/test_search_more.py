@@ -292,3 +292,17 @@ def test_a_tag_removed_keeps_the_keys_another_still_gives(library, tmp_path):
     assert [tuple(k) for k in keys] == [
         ("*:*=elephasmaximus", 1), ("*:binomial=", 1), ("*:binomial=elephasmaximus", 1), ("taxonomy:", 1),
         ("taxonomy:*=elephasmaximus", 1), ("taxonomy:binomial=", 1), ("taxonomy:binomial=elephasmaximus", 1)]
+
+
+def test_synthetic_photos_have_machine_tags_and_places(library):
+    """library synth (the bulk path, triggers set aside) indexes machine tags and names places
+    as single imports do."""
+    library.synthesize(3000, seed=3)
+    conn = library.store.connection()
+    for query, like in (("exif:make=canon", "% exif:make=canon %"), ("upcoming:", "% upcoming:event=%"),
+                        ("*:binomial=", "% taxonomy:binomial=%")):
+        expected = conn.execute("SELECT count(*) FROM photos WHERE ' ' || tags || ' ' LIKE ?", (like,)).fetchone()[0]
+        assert library.photos("flickr.photos.search", {"machine_tags": query}).total == expected > 0
+    paris = conn.execute("SELECT id FROM places WHERE kind = 'locality' AND name = 'Paris'").fetchone()[0]
+    near = library.photos("flickr.photos.search", {"woe_id": str(paris), "per_page": "500"})
+    assert near.total > 0 and all(p.place == "Paris, France" for p in near.photos)

@@ -10,6 +10,7 @@ everything that points at them is then built in one statement each:
     photos_geo     INSERT … SELECT of the new geotagged rows
     tags           split by json_each and sorted in a scratch file by a thread of its own
                    (on the other core, during the two builds above), then appended in key order
+    machine_tags   the keys of the machine tags among them, grouped and appended in key order
     indexes        CREATE INDEX: one sort each instead of a million B-tree inserts
 
 The schema's own CREATE INDEX / CREATE TRIGGER statements (read back from
@@ -28,10 +29,10 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 
-from . import store
+from . import schema, store
 
-# The triggers that keep FTS5 and the R*Tree in step with single inserts.
-INSERT_TRIGGERS = ("photos_fts_insert", "photos_geo_insert")
+# The triggers that keep FTS5, the R*Tree and machine_tags in step with single inserts.
+INSERT_TRIGGERS = ("photos_fts_insert", "photos_geo_insert", "tags_machine_insert")
 BULK_CACHE_KIB = 1024 * 1024
 TAGS = 1 + store.COLUMNS.index("tags")  # in a row (pk, *COLUMNS)
 
@@ -114,6 +115,12 @@ class _TagBuilder:
             raise self._error
         conn.execute("ATTACH DATABASE ? AS bulk_tags", (self.path,))
         conn.execute("INSERT OR IGNORE INTO main.tags (tag, photo) SELECT tag, photo FROM bulk_tags.tags")
+        # What tags_machine_insert would have written, in key order: one sorted append.
+        keys = schema.machine_tag_keys("t.tag", "t.photo",
+                                       f"FROM bulk_tags.tags t WHERE t.tag GLOB {schema.MACHINE_TAG}")
+        conn.execute(f"INSERT INTO main.machine_tags (key, photo, n) SELECT key, photo, count(*) FROM ({keys}) "
+                     "GROUP BY key, photo ORDER BY key, photo "
+                     "ON CONFLICT (key, photo) DO UPDATE SET n = n + excluded.n")
 
     def close(self, conn: sqlite3.Connection) -> None:
         if self._thread.is_alive():  # the load failed before finish(): let the thread end
