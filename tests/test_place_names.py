@@ -110,3 +110,11 @@ def test_geo_extra_names_the_library_place(client):
     # The id the extra names is one photos.search takes.
     found = json.loads(get(client, "json", woe_id=by_id["1"]["woeid"], nojsoncallback="1"))["photos"]["photo"]
     assert [p["id"] for p in found] == ["1"]
+
+
+def test_feed_titles_name_machine_tags_and_places(client):
+    feed = feedparser.parse(get(client, "feed-rss_200", machine_tags="upcoming:event=81334"))
+    assert feed.feed.title == "Photos from 11111111@N01 with machine tags upcoming:event=81334"
+    feed = feedparser.parse(get(client, "feed-atom_10", woe_id="2267057"))
+    assert feed.feed.title == "Photos from 11111111@N01 in place 2267057"
+    assert [e.title for e in feed.entries] == ["Belém"]
