@@ -131,6 +131,8 @@ def endpoint(path: str) -> str:
     """The metrics' name for a path: one of a few, whatever the path holds."""
     if path.rstrip("/") == "/services/rest":
         return "rest"
+    if path.startswith("/services/feeds/"):
+        return "feeds"  # Flickr's public feed URLs, answered through the API's path
     if path in ("/healthz", "/readyz", "/metrics"):
         return "ops"
     if path.startswith("/static/"):
@@ -145,10 +147,10 @@ def endpoint(path: str) -> str:
 def _record(environ: dict, obs: Observation, started: float) -> None:
     duration = time.perf_counter() - started
     place = endpoint(environ.get("PATH_INFO", ""))
-    fmt = obs.format if place == "rest" and obs.format in FORMATS else ""
+    fmt = obs.format if place in ("rest", "feeds") and obs.format in FORMATS else ""
     metrics.REQUESTS.labels(place, fmt, str(obs.status)).inc()
     metrics.LATENCY.labels(place).observe(duration)
-    if place == "rest" and obs.cache:
+    if place in ("rest", "feeds") and obs.cache:
         metrics.CACHE.labels(obs.cache).inc()
     if not log.isEnabledFor(logging.INFO):
         return

@@ -12,7 +12,7 @@ import pytest
 from conftest import flickr_xml
 
 from gateway.errors import FlickrError
-from gateway.upstreams.library import Library
+from gateway.upstreams.library import Library, schema
 
 OWNER = "11111111@N01"
 # id: machine tags as Flickr sends them (also among the tags), other attributes
@@ -255,7 +255,7 @@ def test_old_library_files_are_migrated(tmp_path):
     assert search(old, machine_tags="upcoming:") == [1]
     assert search(old, woe_id="2267057") == [1]
     assert old.photos("flickr.photos.search", {}).photos[0].place == "Lisbon, Portugal"
-    assert old.store.connection().execute("PRAGMA user_version").fetchone()[0] == 3
+    assert old.store.connection().execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
     old.close()
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 
-from .. import errors, upstreams
+from .. import blocking, errors, feeds, upstreams
 from ..api import parse_call
 from ..errors import FlickrError
 from ..formats import FORMATS
@@ -68,7 +68,7 @@ def security_headers(response: Response) -> Response:
 def builder() -> str:
     submitted = "method" in request.args
     # What the person typed, echoed back into the form (Jinja escapes it).
-    values = form.place_point({k: clean(v) for k, v in request.args.items()})
+    values = _place_point({k: clean(v) for k, v in request.args.items()})
     if not submitted:
         values = {"method": form.DEFAULT_METHOD, "format": form.default_format()}
     args = _args(values)
@@ -79,15 +79,23 @@ def builder() -> str:
 
 @bp.get("/preview")
 def preview() -> str:
-    return render_template("_preview.html", preview=_preview(_args(form.place_point(request.args))))
+    args = _args(_place_point(request.args))
+    return render_template("_preview.html", preview=_preview(args), gne_url=_gne_url(args))
+
+
+def _place_point(values: Mapping[str, str]) -> dict[str, str]:
+    if not values.get("place", "").strip():
+        return dict(values)
+    return blocking.run("library-heavy", form.place_point, values)
 
 
 @bp.get("/places")
 def places() -> Response:
     """Towns whose name starts with ?q= (offline, from the gazetteer), for the builder's place field:
-    [{"label": "Lisbon, Portugal", "lat": "38.7167", "lon": "-9.1333", "radius": "7"}, …]."""
+    [{"label": "Lisbon, Portugal", "lat": "38.7251", "lon": "-9.1498", "radius": "7"}, …]."""
     text = clean(request.args.get("q", ""))[:100]
-    found = form.places_named(text) if len(text.strip()) >= 2 else []
+    # The gazetteer is read on first use (a second of CPU): off the event loop, as long work is.
+    found = blocking.run("library-heavy", form.places_named, text) if len(text.strip()) >= 2 else []
     response = Response(json.dumps(found, ensure_ascii=False), mimetype="application/json")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
@@ -131,7 +139,14 @@ def _feed(args: Mapping[str, str]) -> dict[str, object]:
         "reader": form.is_reader_format(name),
         "kml_href": f"{request.script_root}/download.kml?{form.query(plain)}" if KML_NL in FORMATS else "",
         "geojson_url": f"{_rest_url()}?{form.query({**plain, 'format': GEOJSON})}" if GEOJSON in FORMATS else "",
+        "gne_url": _gne_url(args),
     }
+
+
+def _gne_url(args: Mapping[str, str]) -> str:
+    """The same feed as Flickr's public feed URL (/services/feeds/….gne), '' where none answers this call."""
+    path = feeds.feed_for(args)
+    return f"{request.url_root}services/feeds/{path}" if path else ""
 
 
 def kml_filename(args: Mapping[str, str]) -> str:

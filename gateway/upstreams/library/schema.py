@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sqlite3
 
-# 2: the files of local photos, the demo's photos, no tags_photo.
-# 3: machine_tags (kept from tags by triggers), place names (photos.locality…place_id) and places.
-VERSION = 3
+# 2: the files of local photos, the demo's photos, no tags_photo. 3: the data version (`changes`).
+# 4: machine_tags (kept from tags by triggers), place names (photos.locality…place_id) and places.
+VERSION = 4
 
 DDL = """
 CREATE TABLE IF NOT EXISTS photos (
@@ -157,6 +157,17 @@ CREATE INDEX IF NOT EXISTS files_photo ON files(photo);
 -- so that the first command filling the library with photos of its own removes them.
 CREATE TABLE IF NOT EXISTS demo (photo INTEGER PRIMARY KEY);
 
+-- The library's data version: bumped by every transaction that changed a row
+-- (store.changed, called by store.transaction), read by every worker before it
+-- answers (store.DataVersion), and part of every cache key, so that a change is
+-- in the very next response. changed_at (unix time) is when it last changed.
+CREATE TABLE IF NOT EXISTS changes (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL,
+    changed_at INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO changes (id, version, changed_at) VALUES (1, 0, 0);
+
 -- text= searches title, description and tags; external content, so the
 -- text is stored once (in photos).
 CREATE VIRTUAL TABLE IF NOT EXISTS photos_fts USING fts5(
@@ -246,6 +257,9 @@ def create(conn: sqlite3.Connection) -> None:
                 conn.execute(statement)
             if version:
                 backfill(conn)
+                # The answers cached before now lack the place names (store.changed, which imports this module).
+                conn.execute("UPDATE changes SET version = version + 1, "
+                             "changed_at = max(changed_at, CAST(strftime('%s', 'now') AS INTEGER)) WHERE id = 1")
             conn.execute(f"PRAGMA user_version = {VERSION}")
         conn.execute("COMMIT")
     except BaseException:
@@ -266,7 +280,7 @@ def statements(script: str) -> list[str]:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """What IF NOT EXISTS cannot do to an older file: columns added to photos (version 3)."""
+    """What IF NOT EXISTS cannot do to an older file: columns added to photos (version 4)."""
     have = {row[1] for row in conn.execute("PRAGMA table_info(photos)")}
     if not have:
         return  # a new file: DDL makes the table whole
@@ -276,7 +290,7 @@ def migrate(conn: sqlite3.Connection) -> None:
 
 
 def backfill(conn: sqlite3.Connection) -> None:
-    """Fill version 3's tables for the photos an older file holds: machine_tags from the tags
+    """Fill version 4's tables for the photos an older file holds: machine_tags from the tags
     (one statement), and the place each geotagged photo was taken near (placenames.py)."""
     keys = machine_tag_keys("t.tag", "t.photo", f"FROM tags t WHERE t.tag GLOB {MACHINE_TAG}")
     conn.execute(f"INSERT INTO machine_tags (key, photo, n) SELECT key, photo, count(*) FROM ({keys}) "
