@@ -192,3 +192,23 @@ def test_an_owner_name_without_a_path_alias_prints_only_the_nsid(make_app, pics)
     assert f"owner 山田: 4 photos of this folder; user_id={local_nsid('山田')}\n" in result.output
     assert "user_id=)" not in result.output and "(or user_id=" not in result.output
     assert feed(app, method="flickr.people.getPublicPhotos", user_id=local_nsid("山田"))["photos"]["total"] == 4
+
+
+def test_list_names_the_places_a_search_asks_for(make_app, tmp_path):
+    app = make_app()
+    path = tmp_path / "geo.xml"
+    path.write_bytes(flickr_xml([
+        {"id": "21", "owner": "1@N01", "secret": "a", "server": "1", "latitude": "38.6916", "longitude": "-9.216",
+         "accuracy": "16"},
+        {"id": "22", "owner": "1@N01", "secret": "b", "server": "1", "latitude": "41.15", "longitude": "-8.61",
+         "accuracy": "16"},
+    ]))
+    cli(app, "import", str(path), "--call", "method=flickr.photos.search")
+    output = cli(app, "list").output
+    assert "places (3): woe_id (or place_id) for flickr.photos.search" in output
+    assert "  2264397  Portugal (country): 2 photos" in output
+    assert "  2267057  Lisbon, Portugal (locality): 1 photo" in output
+    # Every id listed answers its search.
+    for woe_id, count in re.findall(r"^  (\d+)  .*: (\d+) photos?$", output, re.M):
+        answer = feed(app, method="flickr.photos.search", woe_id=woe_id)
+        assert answer["photos"]["total"] == int(count)
