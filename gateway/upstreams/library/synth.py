@@ -78,7 +78,9 @@ def synthesize(conn: sqlite3.Connection, n: int, seed: int = 1) -> int:
     loads them. Each batch has its own seed: the photos are the same either way.
     """
     first_pk, first_id = bulk.first_pk(conn), next_id(conn)
-    jobs = [(seed, n, index, first_pk, first_id) for index in range(0, n, BATCH)]
+    # The place names of the few hundred places, looked up here once: the workers never read the gazetteer.
+    names = {spot: _named(*spot) for spot in set(_pools(seed, n).places)}
+    jobs = [(seed, n, index, first_pk, first_id, names) for index in range(0, n, BATCH)]
     joined: list[tuple] = []  # group memberships, loaded after the photos
 
     def batches(results: Iterator[tuple[list[tuple], list[tuple]]]) -> Iterator[list[tuple]]:
@@ -95,7 +97,7 @@ def synthesize(conn: sqlite3.Connection, n: int, seed: int = 1) -> int:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             count = bulk.load(conn, batches(pool.map(_batch, jobs)), [joined])
     with store.transaction(conn):
-        placenames.record(conn, {place[-1] for place in _pools(seed, n).places})
+        placenames.record(conn, {place[-1] for place in names.values()})
         for number, group in enumerate(_pools(seed, n).groups, 1):
             store.write_set(conn, "group", group, title=f"Synthetic group {number}")
     return count
@@ -118,8 +120,7 @@ def _pools(seed: int, n: int) -> _Pools:
         texts=[" ".join(some(6, 14)) for _ in range(POOL)],
         owners=[(f"{rnd.randrange(10**8):08d}@S00", "".join(rnd.choices(SYLLABLES, k=3)).capitalize())
                 for _ in range(max(10, n // 50))],
-        places=[(lat, lon, *_named(lat, lon)) for lat, lon in rnd.choices(places, cum_weights=_zipf(places, offset=5),
-                                                                          k=POOL)],
+        places=rnd.choices(places, cum_weights=_zipf(places, offset=5), k=POOL),
         groups=[f"{rnd.randrange(10**8):08d}@S01" for _ in range(GROUPS)],
         secrets=[f"{rnd.getrandbits(40):010x}" for _ in range(POOL)],
     )
@@ -156,14 +157,14 @@ class _Pools:
     titles: list[str]
     texts: list[str]
     owners: list[tuple[str, str]]
-    places: list[tuple[float, float, str, str, str, int]]
+    places: list[tuple[float, float]]
     groups: list[str]
     secrets: list[str]
 
 
-def _batch(job: tuple[int, int, int, int, int]) -> tuple[list[tuple], list[tuple]]:
+def _batch(job: tuple[int, int, int, int, int, dict]) -> tuple[list[tuple], list[tuple]]:
     """One batch: rows in bulk.load's shape (pk, *store.COLUMNS), and group memberships."""
-    seed, n, start, first_pk, first_id = job
+    seed, n, start, first_pk, first_id, names = job
     pools = _pools(seed, n)
     rnd = random.Random(seed * 1_000_003 + start)
     r = rnd.random
@@ -176,7 +177,9 @@ def _batch(job: tuple[int, int, int, int, int]) -> tuple[list[tuple], list[tuple
         taken = up - int(r() * r() * 90 * 86400) - EARLIEST  # a few days before the upload, sometimes months
         owner, name = owners[int(r() ** 3 * len(owners))]  # a few prolific owners, many occasional ones
         if r() < 0.65:
-            lat, lon, *named = places[int(r() * POOL)]
+            spot = places[int(r() * POOL)]
+            lat, lon = spot
+            named = names[spot]
             spread = 0.02 + r() * 0.1  # 1 to 6 km around the place (a sum of uniforms: cheaper than gauss)
             lat += (r() + r() - 1) * spread  # no clamp: every place lies between 55° S and 70° N
             lon = (lon + (r() + r() - 1) * spread + 180) % 360 - 180
