@@ -95,6 +95,8 @@ def test_machine_tags_in_tags(lib):
     assert search(lib, tags='dc:title="Mr. Camera"') == [1]
     assert search(lib, tags="upcoming:event=428084,plain5") == [3, 5]
     assert search(lib, tags="dc:title=sunset,-plain4") == []
+    assert search(lib, tags='plain1,plain4,-dc:title="Sun set!"') == [1]
+    assert search(lib, tags="- plain 1,plain1,plain2") == [2]
 
 
 @pytest.mark.parametrize("query", ["nonsense", "*:", "*:*=", ":title=x", "1dc:title=x", "dc:ti-tle=x", ",", "=x"])

@@ -90,11 +90,11 @@ def tags(value: str) -> tuple[list[str], list[str]]:
     """tags= is comma-separated, "-tag" excludes: (wanted, unwanted), normalised, without repeats."""
     wanted, unwanted = [], []
     for raw in value.split(","):
-        tag = normal_tag(raw)
-        if tag.startswith("-"):
-            unwanted.append(tag[1:])
+        raw = raw.strip()
+        if raw.startswith("-"):
+            unwanted.append(normal_tag(raw[1:]))  # after the "-": "-dc:title=Draft" is a machine tag
         else:
-            wanted.append(tag)
+            wanted.append(normal_tag(raw))
     return [t for t in dict.fromkeys(wanted) if t], [t for t in dict.fromkeys(unwanted) if t]
 
 
