@@ -120,8 +120,8 @@ def test_quoted_values_keep_commas(lib):
 
 
 def test_recorded_flickr_machine_tags(recorded_library):
-    """Machine tags as Flickr sent them among the tags: the Biodiversity Heritage Library's photos
-    (bhl:page=…, dc:identifier=…, taxonomy:binomial=…; the suite's copies replace their letters and digits)."""
+    """Machine tags as Flickr sent them among the tags of two recorded photos (an institution's
+    page and identifier, species; the suite's copies replace their letters and digits)."""
     def found(**args: str) -> set[str]:
         return {p.id for p in recorded_library.photos("flickr.photos.search", {**args, "per_page": "500"}).photos}
 

@@ -74,7 +74,7 @@ _MACHINE_TAG = re.compile(r'\s*([A-Za-z][A-Za-z0-9_]*):([A-Za-z][A-Za-z0-9_]*)=(
 def normal_tag(tag: str) -> str:
     """A tag as Flickr stores it in `tags`: lower case, no spaces or quotes; a machine tag
     ("dc:title=\"Mr. Camera\"") as namespace:predicate=value with the value's letters and
-    digits only, as Flickr sends them ("bhl:page=33665621 dc:identifier=httpsbiodiversitylibraryorgpage33665621")."""
+    digits only, as Flickr sends them ("dc:identifier=httpsexampleorgpage12" for https://example.org/page/12)."""
     match = _MACHINE_TAG.fullmatch(tag)
     if match and (value := machine_value(match[3])):
         return f"{match[1].lower()}:{match[2].lower()}={value}"

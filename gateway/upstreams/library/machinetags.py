@@ -15,7 +15,7 @@ Several are comma-separated; `machine_tag_mode` any (default) or all. A
 namespace and a predicate are a letter, then letters, digits or `_`, in any
 case (compared in lower case); values are normalised as Flickr normalises
 tags (lower case, letters and digits only: Flickr sends the machine tag
-`dc:identifier=https://…/page/33665621` as `dc:identifier=https…page33665621`),
+`dc:identifier=https://example.org/page/12` as `dc:identifier=httpsexampleorgpage12`),
 so `"Mr. Camera"` finds `mrcamera`. Items that are
 not machine tags are ignored; when none is left, code 11 "No valid machine
 tags". At most 8 in any mode and 16 in all mode (Flickr's limits), else
