@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
@@ -43,9 +44,13 @@ def app_for_command() -> Flask:
 main = FlaskGroup(
     name="flickr-gateway",
     create_app=app_for_command,
+    # Flask's --version prints Python's, Flask's and Werkzeug's versions: not this project's.
+    add_version_option=False,
     # The gateway reads GATEWAY_* from the environment itself; no .env files.
     load_dotenv=False,
     help="The Flickr feed gateway's commands. Settings come from GATEWAY_* environment variables.",
 )
 # The app is always the factory's: Flask's --app (and --env-file, for .env files) would only mislead here.
 main.params = [p for p in main.params if p.name not in ("app", "env_file")]
+main = click.version_option(package_name="flickr-feed-gateway", prog_name="flickr-gateway",
+                            message="%(prog)s %(version)s")(main)
