@@ -22,12 +22,14 @@ from . import config, create_app
 # The checkout the command was installed from (pip install -e .), where scripts/serve
 # and the Procfile start the server.
 PROJECT = Path(__file__).resolve().parents[1]
-# Settings whose defaults are paths relative to the current directory.
-RELATIVE = ("LIBRARY_PATH", "IMAGE_CACHE")
+# Settings whose defaults are paths relative to the current directory (instance/…): every one of
+# them, so a setting added later is anchored too (GATEWAY_PUSH_PATH was not, and `flickr-gateway push
+# list` run elsewhere made a new ./instance/push.sqlite there and listed no subscriptions).
+RELATIVE = tuple(s.name for s in config.SETTINGS if isinstance(s.default, str) and s.default.startswith("instance/"))
 
 
 def app_for_command() -> Flask:
-    """create_app, with the default library and image cache of the checkout, wherever the command runs.
+    """create_app, with the default library, image cache and push state of the checkout, wherever it runs.
 
     `flickr-gateway library add-folder ~/Pictures` run from the home directory must fill
     the library the server reads, not a new ./instance/library.sqlite there. A path set
