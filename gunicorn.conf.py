@@ -46,6 +46,10 @@ accesslog = None
 # any client on 127.0.0.1 pick the scheme (X-Forwarded-Proto: https) and SCRIPT_NAME.
 forwarded_allow_ips = ""
 secure_scheme_headers = {}
+# gunicorn's control socket (gunicornc) lives at one path per user ($HOME/.gunicorn/gunicorn.ctl):
+# two gateways on one machine (tests, benchmarks, staging beside production) would take it from
+# each other. Nothing here uses it.
+control_socket_disable = True
 
 # /metrics adds up every worker's numbers: prometheus_client's multiprocess
 # mode keeps each worker's values in files in this directory, which must be
