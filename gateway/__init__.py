@@ -28,8 +28,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
 
     from . import pages  # the feed builder page at /
+    from .pages import library as library_pages  # the pages of local photos, their owners and sets
 
     pages.init_app(app)
+    library_pages.init_app(app)
     _middleware(app)
     return app
 

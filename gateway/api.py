@@ -30,8 +30,8 @@ from .errors import FlickrError, header_value
 from .formats import FORMATS, JSONP_TYPE, Format
 from .formats.feed import DEFAULT_SIZE, ENCLOSURE_SIZES, FeedContext, feed_updated
 from .formats.rest import EXTRAS, error_json, error_rest
-from .methods import KNOWN_OTHER, METHODS, Method
-from .model import Page
+from .methods import KNOWN_OTHER, METHODS, Method, local_link
+from .model import LOCAL, LOCAL_NSID, Page
 
 log = logging.getLogger("gateway.api")
 bp = Blueprint("api", __name__)
@@ -204,6 +204,18 @@ def _tag_authority() -> str:
     return host if TAG_AUTHORITY.fullmatch(host) else "localhost"
 
 
+def _link(call: Call, page: Page) -> str:
+    """The feed's HTML page: flickr.com's, or for local photos (which flickr.com does not know) the gateway's."""
+    if page.photos:
+        local = all(p.server == LOCAL for p in page.photos)
+    else:  # an empty page says nothing; an id made by add-folder does
+        local = any(call.args.get(k, "").endswith(LOCAL_NSID) for k in ("user_id", "group_id"))
+    if not local:
+        return call.method.link(call.args, page.info)
+    query = urlencode(call.public_args(), safe="@,", quote_via=quote)
+    return local_link(call.method.name, call.args, request.url_root, query)
+
+
 def feed_context(call: Call, page: Page) -> FeedContext:
     public = call.public_args()
     identity = {k: v for k, v in sorted(public.items()) if k not in ("page", "per_page", "format", "size")}
@@ -220,7 +232,7 @@ def feed_context(call: Call, page: Page) -> FeedContext:
         method=call.method.name,
         args=call.args,
         title=call.method.title(call.args, page.info),
-        link=call.method.link(call.args, page.info),
+        link=_link(call, page),
         self_url=_url(public),
         feed_id=f"tag:{_tag_authority()},2026:/services/rest/?{urlencode(identity, safe='@,', quote_via=quote)}",
         size=call.size,

@@ -9,14 +9,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .mirror import register_mirror
 from .model import Page
 from .upstreams.library import Library, Skipped, create
-from .upstreams.library.folder import local_nsid, path_alias
+from .upstreams.library.folder import local_nsid
 from .upstreams.library.importer import INDEX, parse_call
+from .upstreams.library.manage import KINDS, NotFound
 
 library_cli = AppGroup("library", help="The embedded photo library (GATEWAY_LIBRARY_PATH).")
 
@@ -73,14 +75,17 @@ def import_command(files: tuple[Path, ...], call_text: str | None) -> None:
             if path.name == INDEX:
                 continue
             tried += 1
+            notes: list[str] = []
             try:
-                count = library.import_file(path, call)
+                count = library.import_file(path, call, notes)
             except Skipped as exc:
                 click.echo(f"{path}: skipped: {exc}", err=True)
                 continue
             imported += 1
             photos += count
             click.echo(f"{path}: imported {count} photo{'' if count == 1 else 's'}")
+            for note in notes:
+                click.echo(f"{path}: {note}", err=True)
         held = library.stats()["photos"]
     # A photo recorded by several calls counts once per file above, once in the library.
     click.echo(f"{imported} of {tried} files imported ({photos} photo records); the library holds {held} photos")
@@ -101,28 +106,42 @@ def stats_command() -> None:
 @click.option("--owner", default=lambda: _default_owner(), show_default="your login name",
               help="Whose photos these are: their owner name (and path alias, for user_id=NAME).")
 @click.option("--group", default=None, help="Put the photos in this group's pool (its id is printed).")
-def add_folder_command(folder: Path, owner: str, group: str | None) -> None:
+@click.pass_context
+def add_folder_command(ctx: click.Context, folder: Path, owner: str, group: str | None) -> None:
     """Add the JPEG and PNG photos under FOLDER to the library.
 
     Reads each file's EXIF (GPS position, date taken, title, orientation) and
     keeps the photo under an id made from its content; the gateway serves its
-    images itself. Running it again reads only new or changed files. Files
-    that cannot be read are skipped, one line each. Exits 1 when image files
-    were found and none could be read.
+    images itself. Running it again reads only new or changed files and drops
+    the photos whose files are gone. --owner given again moves the folder's
+    photos to that owner; --group puts all of them in the pool. Files that
+    cannot be read are skipped, one line each. Prints the user_id (and
+    group_id) to put in a feed. Exits 1 when image files were found and none
+    could be read.
     """
     def skipped(path: Path, why: str) -> None:
         click.echo(f"{path}: skipped: {why}", err=True)
 
+    claim = ctx.get_parameter_source("owner") is not ParameterSource.DEFAULT
     with _library(filling=True) as library:
-        report = library.add_folder(folder, owner, group, skipped)
+        report = library.add_folder(folder, owner, group, skipped, claim)
         held = library.stats()["photos"]
     click.echo(f"{report.added} added, {report.replaced} replaced, {report.duplicates} duplicates, "
-               f"{report.unchanged} unchanged, {len(report.skipped)} skipped; the library holds {held} photos")
-    click.echo(f"owner {owner}: user_id={local_nsid(owner)} (or user_id={path_alias(owner)})")
+               f"{report.unchanged} unchanged, {len(report.skipped)} skipped, "
+               f"{report.removed} removed (files gone); the library holds {held} photos")
+    if report.moved:
+        click.echo(f"{_photos(report.moved)} moved to owner {owner}")
+    for name, nsid, alias, count in report.owners:
+        alias_hint = f" (or user_id={alias})" if alias else ""
+        click.echo(f"owner {name or nsid}: {_photos(count)} of this folder; user_id={nsid}{alias_hint}")
     if group:
         click.echo(f"group {group}: group_id={local_nsid(group, 'group')}")
     if report.skipped and not (report.added or report.replaced or report.duplicates or report.unchanged):
         raise SystemExit(1)
+
+
+def _photos(count: int) -> str:
+    return f"{count} photo{'' if count == 1 else 's'}"
 
 
 def _default_owner() -> str:
@@ -145,3 +164,64 @@ def synth_command(count: int, seed: int) -> None:
         held = library.stats()["photos"]
     click.echo(f"{added} synthetic photos in {seconds:.1f} s ({added / seconds:,.0f} a second); "
                f"the library holds {held} photos")
+
+
+@library_cli.command("list")
+def list_command() -> None:
+    """List owners, groups, albums and galleries: their feed ids and photo counts.
+
+    Each under the argument a feed names it by (user_id, group_id,
+    photoset_id, gallery_id) and the method that lists its photos.
+    """
+    with _library() as library:
+        owners, sets = library.owners(), library.sets()
+    click.echo(f"owners ({len(owners)}): user_id for flickr.people.getPublicPhotos, flickr.photos.search")
+    for o in owners:
+        alias = f" (or user_id={o.alias})" if o.alias and o.alias != o.nsid else ""
+        served = " [on this gateway]" if o.local == o.photos else f" [{o.local} on this gateway]" if o.local else ""
+        click.echo(f"  {o.nsid}  {o.name or '-'}: {_photos(o.photos)}{served}{alias}")
+    for kind, (_one, several, arg, method) in KINDS.items():
+        found = [s for s in sets if s.kind == kind]
+        if not found:
+            continue
+        click.echo(f"{several} ({len(found)}): {arg} for {method}")
+        for s in found:
+            title = f" \u201c{s.title}\u201d" if s.title else ""
+            click.echo(f"  {s.id}{title}: {_photos(s.photos)}")
+
+
+@library_cli.command("remove")
+@click.option("--photo", "photos", multiple=True, metavar="ID", help="A photo, by its id.")
+@click.option("--owner", "owners", multiple=True, metavar="USER", help="An owner's photos (user_id, alias, name).")
+@click.option("--group", "groups", multiple=True, metavar="GROUP", help="A group pool's photos (group_id or name).")
+@click.option("--album", "albums", multiple=True, metavar="ALBUM", help="An album's photos (photoset_id or title).")
+@click.option("--gallery", "galleries", multiple=True, metavar="GALLERY", help="A gallery's photos (id or title).")
+@click.option("--folder", "folders", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The photos added from this folder (the folder may be gone).")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed, and remove nothing.")
+def remove_command(photos, owners, groups, albums, galleries, folders, dry_run: bool) -> None:
+    """Remove photos by photo, owner, group, album, gallery or folder.
+
+    Each option may be repeated; the photos named by any of them go.
+
+    A group, album or gallery left without photos goes too. The image files
+    themselves are never touched; `add-folder` on their folder adds them again.
+    Exits 1 when a name matches nothing (and then removes nothing).
+    """
+    sets = tuple(("group", g) for g in groups) + tuple(("photoset", a) for a in albums) \
+        + tuple(("gallery", g) for g in galleries)
+    if not (photos or owners or sets or folders):
+        raise click.UsageError("say what to remove: --photo, --owner, --group, --album, --gallery or --folder")
+    with _library() as library:
+        try:
+            chosen = library.select(photos=photos, owners=owners, sets=sets, folders=folders)
+        except NotFound as exc:
+            click.echo(f"nothing removed: {exc}", err=True)
+            raise SystemExit(1) from None
+        if dry_run:
+            click.echo(f"would remove {_photos(len(chosen.pks))} and forget {len(chosen.paths)} files "
+                       "(a photo another file still holds stays)")
+            return
+        removed = library.remove(chosen)
+        held = library.stats()["photos"]
+    click.echo(f"{_photos(removed)} removed; the library holds {held} photos")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .model import WWW
+from .model import WWW, local_page_url
 
 Args = Mapping[str, str]
 
@@ -126,6 +126,27 @@ METHODS: dict[str, Method] = {m.name: m for m in (
        title=lambda a, i: f"Photos tagged {a.get('tag', '')} (cluster {a.get('cluster_id', '')})",
        link=lambda a, i: _page("photos", "tags", a.get("tag", "").replace(" ", ""))),
 )}
+
+# The gateway's own page of a call whose photos are local (model.LOCAL): flickr.com has none.
+# method → (page kind, the argument naming the owner or set); any other call → the builder's preview.
+LOCAL_PAGES: dict[str, tuple[str, str]] = {
+    "flickr.people.getPublicPhotos": ("people", "user_id"),
+    "flickr.people.getPhotos": ("people", "user_id"),
+    "flickr.favorites.getPublicList": ("people", "user_id"),
+    "flickr.groups.pools.getPhotos": ("groups", "group_id"),
+    "flickr.photosets.getPhotos": ("albums", "photoset_id"),
+    "flickr.galleries.getPhotos": ("galleries", "gallery_id"),
+}
+
+
+def local_link(method: str, args: Args, base: str, query: str) -> str:
+    """The feed link of a call of local photos: the owner's or set's page on the gateway at `base`,
+    else the builder page (`base` + `?` + `query`, the call) that previews the same photos."""
+    kind, arg = LOCAL_PAGES.get(method, ("", ""))
+    if kind and args.get(arg, "").strip():
+        return local_page_url(base, kind, args[arg].strip())
+    return f"{base.rstrip('/')}/?{query}"
+
 
 # Real Flickr methods that do not return a standard photos response: refused
 # with code 112 "not available in feed formats" instead of "not found", so a

@@ -26,6 +26,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from urllib.parse import quote
 
 from .errors import FlickrError
 from .safexml import clean
@@ -46,6 +47,9 @@ STATIC = "https://live.staticflickr.com"
 # Photo.server of the photos the gateway serves itself (library add-folder, the
 # demo, library synth): their renditions are the gateway's own URLs, see local_sizes().
 LOCAL = "local"
+# The NSID suffix of owners and groups named on add-folder's command line (L for local): no Flickr
+# account has it (Flickr's are @N00-@N09).
+LOCAL_NSID = "@L00"
 # Every suffix a local photo can have, in URL_EXTRAS order; LOCAL_IMAGE parses their URLs' file names.
 LOCAL_SUFFIXES = tuple(suffix for suffix, _edge in URL_EXTRAS.values())
 LOCAL_IMAGE = re.compile(r"(?P<id>[1-9][0-9]{0,19})(?:_(?P<suffix>[a-z]))?\.(?P<ext>jpg|png)")
@@ -124,6 +128,9 @@ class Photo:
     sizes: tuple[Size, ...] = ()  # from url_* extras, smallest first
     comment: str = ""  # a gallery curator's comment
     extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # A local photo's gateway: the request's root URL (Page.with_image_base), where its images and
+    # its pages are. Never stored nor sent: it belongs to the request, not to the photo.
+    base: str = ""
 
     @property
     def geotagged(self) -> bool:
@@ -158,15 +165,18 @@ class Page:
     info: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def with_image_base(self, base: str) -> Page:
-        """This page with the renditions of its local photos as absolute URLs under `base`.
+        """This page with the renditions and pages of its local photos as absolute URLs under `base`.
 
-        The one place where a local photo gets image URLs: the API binds every
+        The one place where a local photo gets its URLs: the API binds every
         page to the request's root URL (`request.url_root`) before rendering,
-        so every format finds them in Photo.sizes like Flickr's url_* extras.
+        so every format finds its images in Photo.sizes like Flickr's url_*
+        extras, and photo_page_url/profile_url/buddyicon_url point at the
+        gateway's own pages (gateway/pages/library.py) instead of flickr.com.
         """
         if not any(p.server == LOCAL for p in self.photos):
             return self
-        photos = tuple(replace(p, sizes=local_sizes(p, base)) if p.server == LOCAL else p for p in self.photos)
+        photos = tuple(replace(p, sizes=local_sizes(p, base), base=base) if p.server == LOCAL else p
+                       for p in self.photos)
         return replace(self, photos=photos)
 
     def paginated(self, per_page: int) -> Page:
@@ -358,19 +368,21 @@ def parse_json(data: Mapping) -> Page:
 
 
 def photo_page_url(photo: Photo) -> str:
+    # flickr.com has no page for a local photo, nor for its owner: the gateway serves them.
     if photo.server == LOCAL:
-        # flickr.com has no page for a local photo: its link is its large image.
-        large = best_image(photo, "b")
-        if large is not None:
-            return large.url
+        return local_page_url(photo.base, "photos", photo.path, photo.id)
     return f"{WWW}/photos/{photo.path}/{photo.id}/"
 
 
 def profile_url(photo: Photo) -> str:
+    if photo.server == LOCAL:
+        return local_page_url(photo.base, "people", photo.owner)
     return f"{WWW}/people/{photo.owner}/"
 
 
 def buddyicon_url(photo: Photo) -> str:
+    if photo.server == LOCAL:
+        return f"{photo.base.rstrip('/')}/{LOCAL_BUDDYICON}"
     if photo.iconserver and photo.iconserver != "0":
         return f"https://farm{photo.iconfarm}.staticflickr.com/{photo.iconserver}/buddyicons/{photo.owner}.jpg"
     return DEFAULT_BUDDYICON
@@ -460,6 +472,17 @@ def rendition_size(width: int, height: int, suffix: str) -> tuple[int, int] | No
         return (width, height) if all(e < longest for e in smaller) else None
     scale = edge / longest
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+# The gateway's own pages for what flickr.com does not know (gateway/pages/library.py), shaped
+# like flickr.com's: photos/{owner}/{id}/, people/{owner}/, groups/{id}/, albums/{id}/, galleries/{id}/.
+LOCAL_BUDDYICON = "static/buddyicon.gif"
+
+
+def local_page_url(base: str, kind: str, *parts: str) -> str:
+    """`{base}{kind}/{part}/…/`: a page of the gateway; `base` is the request's root URL ('' → a root-relative URL)."""
+    path = "/".join(quote(part, safe="@") for part in parts)
+    return f"{base.rstrip('/')}/{kind}/{path}/"
 
 
 def local_image_url(base: str, photo_id: str, suffix: str, ext: str = "jpg") -> str:

@@ -207,9 +207,49 @@ def test_without_javascript_the_form_submits_and_the_server_renders(server, brow
     screenshot(driver, "builder-nojs-desktop", 1280)
 
 
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    """The gateway on the demo library (local photos: the gateway draws their images and serves their pages)."""
+    tmp = tmp_path_factory.mktemp("demo-browser")
+    app = create_app({"LIBRARY_PATH": str(tmp / "lib.sqlite"), "IMAGE_CACHE": str(tmp / "images"), "DEMO": 1})
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join()
+    httpd.server_close()
+    app.extensions["gateway.upstream"].close()
+
+
+def test_a_local_photo_page_and_its_owner_in_a_browser_without_javascript(demo_server, browser):
+    """A feed's entry link of a local photo opens the gateway's page: the image shows, the map marks
+    the place, and the owner's page lists their photos and feeds (no script needed)."""
+    _, _, body = fetch(f"{demo_server}/services/rest/?method=flickr.photosets.getPhotos"
+                       "&photoset_id=72157900000000001&format=feed-rss_200&per_page=1")
+    entry = feedparser.parse(body).entries[0]
+    assert entry.link.startswith(f"{demo_server}/photos/")
+    driver = browser(javascript=False)
+    driver.get(entry.link)
+    wait = WebDriverWait(driver, WAIT)
+    img = driver.find_element(By.CSS_SELECTOR, "figure.shown img")
+    wait.until(lambda d: img.get_attribute("complete") == "true" and int(img.get_attribute("naturalWidth")) > 0)
+    assert int(img.get_attribute("naturalWidth")) == 640  # the z size the gateway drew
+    assert driver.find_element(By.TAG_NAME, "h1").text == entry.title
+    assert driver.find_elements(By.CSS_SELECTOR, "figure.map svg circle.marker")
+    screenshot(driver, "local-photo-page", 1280)
+    driver.find_element(By.CSS_SELECTOR, "a[rel=author]").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "ul.feed-list a"))
+    assert urlsplit(driver.current_url).path.startswith("/people/")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "ul.photos > li")) > 1
+    feeds = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "ul.feed-list a")]
+    status, content_type, _ = fetch(next(f for f in feeds if "format=feed-atom_10" in f))
+    assert (status, content_type) == (200, "application/atom+xml")
+
+
 def test_another_site_cannot_frame_the_builder(server, browser):
     """Clickjacking: a page of another origin frames the builder, and Chromium refuses to show it
-    (frame-ancestors 'self', X-Frame-Options); the same page frames a header-less page of a third origin."""
+    (frame-ancestors 'none', X-Frame-Options: DENY); the same page frames a header-less page of a third origin."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Pages(BaseHTTPRequestHandler):

@@ -106,7 +106,8 @@ def test_add_folder_reports_skipped_and_duplicates(make_app, folder):
     result = make_app().test_cli_runner().invoke(args=["library", "add-folder", str(folder), "--owner", "Alice"])
     assert result.exit_code == 0
     assert f"{folder / 'corrupt.jpg'}: skipped: not an image Pillow knows" in result.output
-    assert "4 added, 0 replaced, 1 duplicates, 0 unchanged, 1 skipped; the library holds 4 photos" in result.output
+    assert ("4 added, 0 replaced, 1 duplicates, 0 unchanged, 1 skipped, 0 removed (files gone); "
+            "the library holds 4 photos") in result.output
     assert "notes.txt" not in result.output
 
 
@@ -174,7 +175,7 @@ def test_atom_kml_geojson_and_json_point_at_the_gateway(loaded):
     for entry in atom.entries:
         enclosure = [link.href for link in entry.links if link.rel == "enclosure"]
         assert enclosure and enclosure[0].startswith("http://localhost/images/")
-        assert entry.link.startswith("http://localhost/images/")  # no flickr.com page: the large image
+        assert entry.link.startswith("http://localhost/photos/alice/")  # no flickr.com page: the gateway's
         assert 'src="http://localhost/images/' in entry.content[0].value
     kml = etree.fromstring(feed(client, "feed-kml"))
     icons = kml.findall(".//kml:Placemark//kml:Icon/kml:href", NS)

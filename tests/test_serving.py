@@ -325,5 +325,5 @@ def test_html_answers_refuse_other_sites_frames(tmp_path, path):
 
     response = create_app({"LIBRARY_PATH": str(tmp_path / "lib.sqlite"), "DEMO": 1}).test_client().get(path)
     assert response.mimetype == "text/html"
-    assert "frame-ancestors 'self'" in response.headers["Content-Security-Policy"]
-    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 
-from ..model import LICENSES, Page, Photo, license_url, photo_page_url
+from ..model import LICENSES, LOCAL, Page, Photo, license_url, photo_page_url
 from .feed import FeedContext, medium, rfc3339, taken_local, thumbnail
 from .html import sanitize
 
@@ -67,6 +67,6 @@ def feature(photo: Photo) -> dict:
             "tags": list(photo.tags),
             "license": LICENSES[photo.license][0] if photo.license in LICENSES else None,
             "license_url": license_url(photo) or None,
-            "description": sanitize(photo.description),
+            "description": sanitize(photo.description, photo.server == LOCAL),
         },
     }

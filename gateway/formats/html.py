@@ -18,7 +18,7 @@ from html import escape
 
 import nh3
 
-from ..model import Photo, Size, photo_page_url, profile_url
+from ..model import LOCAL, Photo, Size, photo_page_url, profile_url
 from ..safexml import clean
 from .feed import medium
 
@@ -35,15 +35,18 @@ URL_SCHEMES = {"http", "https", "mailto"}
 CLEANER = nh3.Cleaner(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES,
                       url_relative=("rewrite_with_base", "https://www.flickr.com/"),
                       link_rel="nofollow noopener")
+# A local photo's description (EXIF) was written nowhere: a relative link in it points at nothing.
+LOCAL_CLEANER = nh3.Cleaner(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES,
+                            url_relative="deny", link_rel="nofollow noopener")
 
 
-def sanitize(description: str) -> str:
-    """Safe HTML from a Flickr description; newlines become <br /> as on Flickr's pages."""
+def sanitize(description: str, local: bool = False) -> str:
+    """Safe HTML from a Flickr description (`local`: a local photo's); newlines become <br /> as on Flickr's pages."""
     if not description.strip():
         return ""
     text = clean(description)
     if "<" in text or "&" in text:
-        safe = CLEANER.clean(text)
+        safe = (LOCAL_CLEANER if local else CLEANER).clean(text)
     else:
         # Plain text (most descriptions) can hold no tag or entity: escaping is
         # all the sanitiser would do, at a twentieth of the cost.
@@ -70,7 +73,7 @@ def entry_html(photo: Photo, description: str | None = None, img: Size | None = 
             f'<img src="{escape(img.url)}"{dims} alt="{title}" /></a></p>'
         )
     if description is None:
-        description = sanitize(photo.description)
+        description = sanitize(photo.description, photo.server == LOCAL)
     if description:
         # A <p> cannot hold lists, quotes or paragraphs: HTML parsers (and the W3C validator) would split it.
         wrapper = "div" if BLOCK.search(description) else "p"

@@ -25,7 +25,7 @@ rendition is an error for the W3C validator), and atom:link rel="self".
 
 from __future__ import annotations
 
-from ..model import Page, Photo, license_url, photo_page_url, profile_url
+from ..model import LOCAL, Page, Photo, license_url, photo_page_url, profile_url
 from . import geo
 from .feed import (
     GENERATOR,
@@ -89,7 +89,7 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
     # One template per item: every value passes the writer's escaping (esc for
     # text, attr for attributes); a call per element cost more than the 50 µs budget.
     title, author, page_url = esc(photo.title), esc(photo.author_name), esc(photo_page_url(photo))
-    description = sanitize(photo.description)
+    description = sanitize(photo.description, photo.server == LOCAL)
     parts = [
         f"<item><title>{title}</title><link>{page_url}</link>"
         f"<description>{cdata(entry_html(photo, description))}</description>"

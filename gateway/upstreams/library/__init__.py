@@ -5,6 +5,7 @@
     search.py    a Plan answered from the tables; the semantics and error table
     importer.py  recorded Flickr responses in, membership from the call
     folder.py    image files in (`add-folder`), found again for the image route
+    manage.py    `list` and `remove`: owners and sets by their ids, photos out again
     exif.py      what an image file says about itself (Pillow)
     demo.py      the demo photos an empty library starts with
     synth.py     synthetic photos for the benchmark, through bulk.py's fast path
@@ -25,7 +26,7 @@ from flask import Flask
 
 from ...errors import FlickrError, unavailable
 from ...model import Page
-from . import demo, folder, importer, plan, search, store, synth
+from . import demo, folder, importer, manage, plan, search, store, synth
 from .folder import LocalSource
 from .importer import Skipped
 
@@ -69,21 +70,53 @@ class Library:
             log.exception("the photo library at %s cannot be read", self.path)
             raise unavailable() from None
 
-    def import_file(self, path: str | Path, call: Mapping[str, str] | None = None) -> int:
+    def import_file(self, path: str | Path, call: Mapping[str, str] | None = None,
+                    notes: list[str] | None = None) -> int:
         """Import one recorded response; returns its number of photos. Raises Skipped (with the reason).
 
-        `call` (method and params) defaults to the file's entry in an index.json beside it.
+        `call` (method and params) defaults to the file's entry in an index.json beside it;
+        `notes` receives what could not be recorded (a set's membership without its call).
         """
-        return importer.import_file(self.store.connection(), path, call)
+        return importer.import_file(self.store.connection(), path, call, notes)
 
     def import_page(self, page: Page, call: Mapping[str, str]) -> int:
         """Store a page fetched live (`library mirror`); `call` is its method and arguments."""
         return importer.import_page(self.store.connection(), page, call)
 
     def add_folder(self, path: str | Path, owner: str, group: str | None = None,
-                   on_skip: Callable[[Path, str], None] = lambda path, why: None) -> folder.Report:
-        """Add a folder's new and changed JPEG and PNG files (folder.py); `on_skip` hears of each file skipped."""
-        return folder.add_folder(self.store.connection(), Path(path), owner, group, on_skip)
+                   on_skip: Callable[[Path, str], None] = lambda path, why: None,
+                   claim: bool = False) -> folder.Report:
+        """Add a folder's new and changed JPEG and PNG files, forget those gone (folder.py); `on_skip`
+        hears of each file skipped; `claim`: the folder's known photos move to `owner`."""
+        return folder.add_folder(self.store.connection(), Path(path), owner, group, on_skip, claim)
+
+    def owners(self) -> list[manage.Owner]:
+        """Every owner with photos in the library (`library list`)."""
+        return manage.owners(self.store.connection())
+
+    def sets(self) -> list[manage.Set]:
+        """Every group, album, gallery and favorites list, with photo counts (`library list`)."""
+        return manage.sets(self.store.connection())
+
+    def select(self, **selectors) -> manage.Selection:
+        """The photos named by manage.select's selectors; raises manage.NotFound."""
+        return manage.select(self.store.connection(), **selectors)
+
+    def remove(self, chosen: manage.Selection) -> int:
+        """Remove the selected photos (and the sets they leave empty); returns how many went."""
+        return manage.remove(self.store.connection(), chosen)
+
+    def set_info(self, kind: str, set_id: str) -> manage.Set | None:
+        """One group, album or gallery with its photo count; None when unknown."""
+        return manage.set_info(self.store.connection(), kind, set_id)
+
+    def sets_of_photo(self, photo_id: str) -> list[manage.Set]:
+        """The groups, albums and galleries a photo is in (its page lists them)."""
+        return manage.sets_of_photo(self.store.connection(), photo_id)
+
+    def sets_of_owner(self, nsid: str) -> list[manage.Set]:
+        """An owner's albums and galleries, and the groups holding their photos (their page lists them)."""
+        return manage.sets_of_owner(self.store.connection(), nsid)
 
     def local_source(self, photo_id: str) -> LocalSource | None:
         """The local photo with this id and the file its image comes from (None for a drawn one)."""

@@ -12,6 +12,12 @@ recorded with its size and mtime (table `files`):
     new content at a known path            → added, and the old photo replaces: its group and album
                                              memberships move over; it goes once no file holds it
     not a JPEG/PNG Pillow can decode       → skipped, with the reason
+    path known, no longer in the folder    → forgotten; a photo no other file holds is removed
+
+Photos already in the library whose files are in the folder join this run's
+group, and move to this run's owner when `--owner` was given (`claim`): what
+the command line says about a folder holds for all of it, not only for its
+new files.
 
 Owners and groups are named on the command line and get ids shaped like
 Flickr's NSIDs with an `@L00` suffix (L for local), which no Flickr account has.
@@ -60,6 +66,11 @@ class Report:
     duplicates: int = 0
     unchanged: int = 0
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    gone: int = 0  # files recorded under the folder that are no longer there
+    removed: int = 0  # photos removed with them (no other file held them)
+    moved: int = 0  # photos that changed owner (claim)
+    grouped: int = 0  # photos already known that joined the group
+    owners: list[tuple[str, str, str, int]] = field(default_factory=list)  # name, nsid, alias, photos in folder
 
 
 @dataclass(frozen=True)
@@ -81,13 +92,16 @@ def image_files(folder: Path) -> Iterator[Path]:
 
 
 def add_folder(conn: sqlite3.Connection, folder: Path, owner: str, group: str | None = None,
-               on_skip: Callable[[Path, str], None] = lambda path, why: None) -> Report:
-    """Add the folder's new and changed image files to the library; see the module docstring."""
+               on_skip: Callable[[Path, str], None] = lambda path, why: None, claim: bool = False) -> Report:
+    """Add the folder's new and changed image files to the library, forget those gone; see the module
+    docstring. `claim`: the owner was named, so the folder's known photos move to them."""
     folder = folder.resolve()
     known = {row[0]: (row[1], row[2], row[3]) for row in conn.execute("SELECT path, photo, size, mtime_ns FROM files")}
     report = Report()
     todo = []
+    listed = set()
     for path in image_files(folder):
+        listed.add(str(path))
         try:
             st = path.stat()
         except OSError as exc:
@@ -113,7 +127,39 @@ def add_folder(conn: sqlite3.Connection, folder: Path, owner: str, group: str | 
                 batch = []
         if batch:
             _record(conn, batch, who, known, report)
+    prefix = os.path.join(folder, "")
+    gone = [path for path in known if path.startswith(prefix) and path not in listed]
+    if gone:
+        with store.transaction(conn):
+            report.removed = store.forget_files(conn, gone)
+        report.gone = len(gone)
+    _claim(conn, prefix, who, claim, report)
     return report
+
+
+def _claim(conn: sqlite3.Connection, prefix: str, who: _Owner, claim: bool, report: Report) -> None:
+    """The folder's known photos join the group, and move to the owner when `claim`; report.owners."""
+    in_folder = "pk IN (SELECT photo FROM files WHERE substr(path, 1, ?1) = ?2)"
+    params = (len(prefix), prefix)
+    group = local_nsid(who.group, "group") if who.group else ""
+    with store.transaction(conn):
+        if claim:
+            rows = conn.execute(f"SELECT * FROM photos WHERE {in_folder} AND owner != ?3 AND server = ?4",
+                                (*params, who.nsid, LOCAL)).fetchall()
+            now = int(time.time())
+            store.write_photos(conn, [replace(store.photo_from_row(r), owner=who.nsid, ownername=who.name,
+                                              pathalias=who.alias, lastupdate=now) for r in rows])
+            report.moved = len(rows)
+        if group:
+            store.write_set(conn, "group", group, title=who.group or "")
+            pks = [r[0] for r in conn.execute(
+                f"SELECT pk FROM photos WHERE {in_folder} AND pk NOT IN "
+                "(SELECT photo FROM memberships WHERE kind = 'group' AND set_id = ?3)", (*params, group))]
+            store.write_memberships(conn, "group", group, [(pk, None, int(time.time()), {}) for pk in pks])
+            report.grouped = len(pks)
+    report.owners = [tuple(r) for r in conn.execute(
+        f"SELECT ownername, owner, pathalias, count(*) FROM photos WHERE {in_folder} "
+        "GROUP BY owner ORDER BY count(*) DESC, owner", params)]
 
 
 @dataclass(frozen=True)

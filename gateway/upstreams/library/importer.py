@@ -124,10 +124,12 @@ def _not_set_info(photoset: Mapping | None) -> None:
         raise ValueError("not a standard photos response: a <photoset> without paging (photosets.getInfo?)")
 
 
-def import_file(conn: sqlite3.Connection, path: str | Path, call: Mapping[str, str] | None = None) -> int:
+def import_file(conn: sqlite3.Connection, path: str | Path, call: Mapping[str, str] | None = None,
+                notes: list[str] | None = None) -> int:
     """Import one response file; returns how many photos it held (with an id). Raises Skipped.
 
-    `call` defaults to the file's entry in the index.json beside it.
+    `call` defaults to the file's entry in the index.json beside it. `notes` receives what the
+    file held but could not be recorded (unrecorded()).
     """
     path = Path(path)
     if call is None:
@@ -140,7 +142,55 @@ def import_file(conn: sqlite3.Connection, path: str | Path, call: Mapping[str, s
     method = call.get("method", "")
     if method and method not in METHODS:
         raise Skipped(f"{method} does not answer a standard photos response")
-    return import_page(conn, page, call, gallery)
+    count = import_page(conn, page, call, gallery)
+    if notes is not None and (note := unrecorded(page, call, gallery)):
+        notes.append(note)
+    return count
+
+
+# What a set method's photos carry that no other standard photos response does (set kind, the attribute).
+SET_MARKS = (("group", "dateadded"), ("gallery", "is_primary"), ("gallery", "has_comment"),
+             ("favorites", "date_faved"))
+# kind → what a person calls it, the call that records it (SPEC section 8).
+SET_CALLS = {
+    "group": ("group pool", "method=flickr.groups.pools.getPhotos&group_id=GROUP_ID"),
+    "photoset": ("album", "method=flickr.photosets.getPhotos&photoset_id=ALBUM_ID"),
+    "gallery": ("gallery", "method=flickr.galleries.getPhotos&gallery_id=GALLERY_ID"),
+    "favorites": ("favorites list", "method=flickr.favorites.getPublicList&user_id=USER_ID"),
+}
+_SET_METHODS = {"flickr.groups.pools.getPhotos": ("group", "group_id"),
+                "flickr.photosets.getPhotos": ("photoset", "photoset_id"),
+                "flickr.galleries.getPhotos": ("gallery", "gallery_id"),
+                "flickr.favorites.getPublicList": ("favorites", "user_id")}
+
+
+def unrecorded(page: Page, call: Mapping[str, str], gallery: Mapping[str, str]) -> str:
+    """'' when record() could record everything the page is; else what was not recorded and how to give it.
+
+    A response does not say which call produced it: a group pool's photos are
+    plain <photos> (each with a dateadded), so without the call the photos go in
+    and the pool does not. This names the set kind the file looks like.
+    """
+    method = call.get("method", "")
+    kind = ""
+    if method in _SET_METHODS:
+        kind, arg = _SET_METHODS[method]
+        known = {"photoset": page.info.get("id"), "gallery": gallery.get("gallery_id") or gallery.get("id")}
+        if call.get(arg) or known.get(kind):
+            return ""
+    elif page.wrapper == "photoset":
+        if page.info.get("id"):
+            return ""
+        kind = "photoset"
+    elif not method and not gallery:
+        attrs = {key for photo in page.photos for key, value in photo.extra.items() if value}
+        kind = next((k for k, mark in SET_MARKS if mark in attrs), "")
+    if not kind:
+        return ""
+    name, example = SET_CALLS[kind]
+    return (f"its photos were imported, but not as a {name}: the file does not say which {name} it lists. "
+            f"Give the call that produced it: --call '{example}' (or an index.json beside the file, "
+            f"an entry {{\"file\", \"method\", \"params\"}})")
 
 
 def import_page(conn: sqlite3.Connection, page: Page, call: Mapping[str, str],

@@ -37,7 +37,7 @@ MEMBERSHIP_ATTRS = ("isprimary", "is_primary", "has_comment", "dateadded", "date
 # Photo fields stored in a column of the same name and type.
 _LISTS = {"tags", "machine_tags"}
 _JSON = {"sizes", "extra"}
-_SCALARS = tuple(f.name for f in fields(Photo) if f.name not in _LISTS | _JSON | {"comment"})
+_SCALARS = tuple(f.name for f in fields(Photo) if f.name not in _LISTS | _JSON | {"comment", "base"})
 _GEO = ("latitude", "longitude", "accuracy")
 COLUMNS = (*_SCALARS, *sorted(_LISTS), "geotagged", *sorted(_JSON))
 # A field holding its default says nothing: "views" defaults to None, so 0
@@ -258,6 +258,36 @@ def delete_photos(conn: sqlite3.Connection, pks: Iterable[int]) -> None:
                      [row for r in found for row in tag_rows(photo_from_row(r), r["pk"])])
     for table, column in (("memberships", "photo"), ("files", "photo"), ("demo", "photo"), ("photos", "pk")):
         conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(pk,) for pk in pks])
+
+
+def remove_photos(conn: sqlite3.Connection, pks: Iterable[int]) -> int:
+    """Remove photos (delete_photos) and the sets they leave empty; returns how many photos went.
+
+    Only sets that lose their last member go: a set recorded with no photos
+    (an empty pool, as Flickr answered it) says something and stays.
+    """
+    pks = sorted(set(pks))
+    if not pks:
+        return 0
+    touched = conn.execute("SELECT DISTINCT kind, set_id FROM memberships WHERE photo IN "
+                           "(SELECT value FROM json_each(?))", (ids_in(pks),)).fetchall()
+    delete_photos(conn, pks)
+    conn.executemany("DELETE FROM sets WHERE kind = ?1 AND id = ?2 AND NOT EXISTS "
+                     "(SELECT 1 FROM memberships WHERE kind = ?1 AND set_id = ?2)", [tuple(t) for t in touched])
+    return len(pks)
+
+
+def forget_files(conn: sqlite3.Connection, paths: Iterable[str]) -> int:
+    """Forget these image files of local photos; a photo no other file holds is removed
+    (remove_photos). Returns how many photos were removed."""
+    paths = sorted(set(paths))
+    if not paths:
+        return 0
+    held = [row[0] for row in conn.execute("SELECT DISTINCT photo FROM files WHERE path IN "
+                                           "(SELECT value FROM json_each(?))", (ids_in(paths),))]
+    conn.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
+    orphans = [pk for pk in held if conn.execute("SELECT 1 FROM files WHERE photo = ?", (pk,)).fetchone() is None]
+    return remove_photos(conn, orphans)
 
 
 def write_set(conn: sqlite3.Connection, kind: str, set_id: str, owner: str = "", ownername: str = "",
