@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import select
 import sys
 import time
 from json.encoder import encode_basestring_ascii as _json_string
@@ -109,9 +110,15 @@ def emit(line: str) -> None:
     except (AttributeError, ValueError, io.UnsupportedOperation):  # a stream without a file (pytest's capsys)
         stream.write(line + "\n")
         return
-    while data:  # one write unless interrupted; a blocking pipe takes up to 4,096 bytes whole
-        written = os.write(fd, data)
-        data = data[written:]
+    for _ in range(100):  # one write, unless interrupted or stderr is non-blocking and full
+        try:
+            data = data[os.write(fd, data):]
+        except BlockingIOError:
+            select.select([], [fd], [], 0.1)  # a cooperative wait under gevent
+            continue
+        if not data:
+            return
+    raise OSError("the access log could not be written for 10 s")
 
 
 class _Stderr(logging.StreamHandler):
