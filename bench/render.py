@@ -64,7 +64,8 @@ def simplekml_render(page: Page, ctx: FeedContext, pretty: bool) -> Callable[[],
     import simplekml
 
     from gateway.formats import geo
-    from gateway.formats.feed import taken_local, thumbnail
+    from gateway.formats.feed import thumbnail
+    from gateway.formats.taken import taken_local
     from gateway.model import photo_page_url
 
     def render() -> str:

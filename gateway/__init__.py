@@ -41,15 +41,17 @@ def _middleware(app: Flask) -> None:
 
         ProxyFix   only with GATEWAY_PROXY_HOPS > 0: the client's address, scheme and host from
                    the trusted proxy's X-Forwarded-* (scheme: http or https only)
+        CORS       Access-Control-* headers on every answer of the endpoint, refusals included
         Access     raw input made parseable, the per-client limit, request id, log line, metrics
         FastHits   a repeated request answered from the cache without Flask (cache/http.py)
         Flask
     """
-    from . import access
+    from . import access, cors
     from .cache import http as hits
 
     hits.install(app)
     access.install(app)
+    cors.install(app)
     hops = app.config["PROXY_HOPS"]
     if hops > 0:
         # Links (self, network link) must name the host the client used, not gunicorn's socket,

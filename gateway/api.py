@@ -60,6 +60,9 @@ class Call:
     size: str
     extras: frozenset[str]
     jsoncallback: str | None
+    # The caller's own api_key when GATEWAY_API_KEYS requires one, else "": the links a
+    # machine follows by itself (network link, self, paging) carry it, or it is shut out.
+    api_key: str = ""
 
     def public_args(self, **override: str) -> dict[str, str]:
         """The call as a link repeats it: method, its arguments sorted, format, size.
@@ -77,6 +80,17 @@ class Call:
         out = {"method": self.method.name, **dict(sorted(args.items())), "format": self.format_name}
         if self.size != DEFAULT_SIZE:
             out["size"] = self.size
+        return out
+
+    def link_args(self, format_name: str = "", **override: str) -> dict[str, str]:
+        """public_args plus the caller's own api_key where keys are required (SPEC 3.4, 6):
+        Google Earth refreshing a network link or a reader fetching the next page sends
+        nothing but the link. Never api_sig, auth_token, oauth_* or the gateway's Flickr key."""
+        out = self.public_args(**override)
+        if format_name:
+            out["format"] = format_name
+        if self.api_key:
+            out["api_key"] = self.api_key
         return out
 
 
@@ -122,7 +136,7 @@ def parse_call(args: Mapping[str, str]) -> Call:
     observation(request.environ).format = format_name
     callback = _jsoncallback(args) if format_name == "json" else None
     g.jsoncallback = callback
-    _check_api_key(args)
+    api_key = _check_api_key(args)
     name = args.get("method", "")
     method = METHODS.get(name)
     if method is None:
@@ -145,7 +159,7 @@ def parse_call(args: Mapping[str, str]) -> Call:
     if extras:
         own["extras"] = ",".join(sorted(extras))
     validation.check(method, own)
-    return Call(method, format_name, fmt, own, size, extras, callback)
+    return Call(method, format_name, fmt, own, size, extras, callback, api_key)
 
 
 def _jsoncallback(args: Mapping[str, str]) -> str | None:
@@ -160,14 +174,16 @@ def _jsoncallback(args: Mapping[str, str]) -> str | None:
     return name
 
 
-def _check_api_key(args: Mapping[str, str]) -> None:
+def _check_api_key(args: Mapping[str, str]) -> str:
+    """The caller's key when keys are required ("" when the gateway is open); code 100 when wrong."""
     keys = current_app.config["API_KEYS"]
     if not keys:
-        return
+        return ""
     # flickrapi sends the key only inside its OAuth header, as oauth_consumer_key.
     key = args.get("api_key") or args.get("oauth_consumer_key") or _oauth_consumer_key()
     if key not in keys:
         raise FlickrError(errors.INVALID_API_KEY, "Invalid API Key")
+    return key
 
 
 def _oauth_consumer_key() -> str:
@@ -211,7 +227,7 @@ def _link(call: Call, page: Page) -> str:
     else:  # an empty page says nothing; an id made by add-folder does
         local = any(call.args.get(k, "").endswith(LOCAL_NSID) for k in ("user_id", "group_id"))
     if not local:
-        return call.method.link(call.args, page.info)
+        return call.method.link(call.args, page.about)
     query = urlencode(call.public_args(), safe="@,", quote_via=quote)
     return local_link(call.method.name, call.args, request.url_root, query)
 
@@ -222,25 +238,25 @@ def feed_context(call: Call, page: Page) -> FeedContext:
     page_urls = {}
     if call.format.is_feed and page.pages > 0:
         last = max(page.pages, 1)
-        page_urls["first"] = _url(call.public_args(page="1"))
+        page_urls["first"] = _url(call.link_args(page="1"))
         if 1 < page.page <= last + 1:
-            page_urls["previous"] = _url(call.public_args(page=str(min(page.page - 1, last))))
+            page_urls["previous"] = _url(call.link_args(page=str(min(page.page - 1, last))))
         if page.page < last:
-            page_urls["next"] = _url(call.public_args(page=str(page.page + 1)))
-        page_urls["last"] = _url(call.public_args(page=str(last)))
+            page_urls["next"] = _url(call.link_args(page=str(page.page + 1)))
+        page_urls["last"] = _url(call.link_args(page=str(last)))
     return FeedContext(
         method=call.method.name,
         args=call.args,
-        title=call.method.title(call.args, page.info),
+        title=call.method.title(call.args, page.about),
         link=_link(call, page),
-        self_url=_url(public),
+        self_url=_url(call.link_args()),
         feed_id=f"tag:{_tag_authority()},2026:/services/rest/?{urlencode(identity, safe='@,', quote_via=quote)}",
         size=call.size,
         ttl=current_app.config["CACHE_TTL"],
         extras=call.extras,
         jsoncallback=call.jsoncallback,
         page_urls=page_urls,
-        kml_url=_url({**public, "format": "feed-kml"}),  # same call; Google Earth appends &bbox=…
+        kml_url=_url(call.link_args("feed-kml")),  # same call; Google Earth appends &bbox=…
         view_bbox=call.method.takes_bbox and not FIXED_AREA & call.args.keys(),
     )
 
@@ -254,9 +270,9 @@ def rest() -> Response:
     call = parse_call(request_args())
     store = cache.get()
     # Everything that changes the bytes: the call, how it is rendered, and the
-    # base URL that self/paging links are built from. Never the caller's key.
+    # base URL and the caller's key ("" unless keys are required) that the links carry.
     key = cache_key("response", upstreams.get().name, call.method.name, canonical_args(call.args),
-                    call.format_name, call.size, call.jsoncallback, hits.origin(request.environ))
+                    call.format_name, call.size, call.jsoncallback, hits.origin(request.environ), call.api_key)
     current_app.extensions["gateway.known"].remember(
         hits.raw_request(request.environ), hits.Known(key, call.method.name, call.format_name))
     obs = observation(request.environ)

@@ -31,6 +31,8 @@ SETTINGS: tuple[Setting, ...] = (
             "most bytes each worker keeps in memory (the `memory://` cache, or hot entries of a shared one)"),
     Setting("CACHE_MAX_ENTRIES", 10000, "most entries each worker keeps in memory"),
     Setting("API_KEYS", "", "comma-separated keys clients must send as `api_key`; empty = open"),
+    Setting("CORS_ORIGINS", "*", "origins whose scripts may read the API's answers (CORS): `*` for any, a "
+            "comma-separated list, or empty for none"),
     Setting("PROXY_HOPS", 0, "how many proxies in front of the gateway to trust for X-Forwarded-*; "
             "0 = none (clients reach gunicorn directly)"),
     Setting("BODY_TIMEOUT", 10, "seconds a client gets to send a form POST's body once its headers are in "

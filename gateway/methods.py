@@ -75,10 +75,23 @@ def _m(name: str, *required: str, bbox: bool = False, title=None, link=None,
                   link or (lambda a, i: f"{WWW}/photos/"), missing)
 
 
-def _set_title(a: Args, i: Args) -> str:
-    if i.get("title"):
-        return f"Photos from album \u201c{i['title']}\u201d"
-    return f"Photos from album {a.get('photoset_id', '')}"
+def _set_title(kind: str, set_id: str, i: Args) -> str:
+    """'Photos from album “Delhi Life” by Bram Pitoyo': the set's own title and owner where the
+    response (the <photoset> wrapper, the <gallery> element) or the library knows them."""
+    name = f"\u201c{i['title']}\u201d" if i.get("title") else set_id
+    owner = i.get("ownername") or i.get("username") or ""
+    return f"Photos from {kind} {name}" + (f" by {owner}" if owner else "")
+
+
+def _gallery_link(a: Args, i: Args) -> str:
+    # The gallery's own URL (Flickr sends it with get_gallery_info=1), only if it is a flickr.com page.
+    url = i.get("url", "")
+    if url.startswith(f"{WWW}/photos/") and not any(c in url for c in "\"<> \\"):
+        return url.rstrip("/") + "/"
+    owner = i.get("owner") or ""
+    if owner:
+        return _page("photos", owner, "galleries", a.get("gallery_id", "").rsplit("-", 1)[-1])
+    return _page("photos", "flickr", "galleries", a.get("gallery_id", "").rsplit("-", 1)[-1])  # owner unknown
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
@@ -115,11 +128,10 @@ METHODS: dict[str, Method] = {m.name: m for m in (
        title=lambda a, i: f"Photos from group {a.get('group_id', '')}" + (f" tagged {_tags(a)}" if _tags(a) else ""),
        link=lambda a, i: _page("groups", a.get("group_id", ""), "pool")),
     _m("flickr.photosets.getPhotos", "photoset_id", missing=(1, "Photoset not found"),
-       title=_set_title,
+       title=lambda a, i: _set_title("album", a.get("photoset_id", ""), i),
        link=lambda a, i: _page("photos", i.get("owner") or a.get("user_id", ""), "albums", a.get("photoset_id", ""))),
     _m("flickr.galleries.getPhotos", "gallery_id", missing=(1, "Invalid gallery ID"),
-       title=lambda a, i: f"Photos from gallery {a.get('gallery_id', '')}",
-       link=lambda a, i: _page("photos", "flickr", "galleries", a.get("gallery_id", ""))),
+       title=lambda a, i: _set_title("gallery", a.get("gallery_id", ""), i), link=_gallery_link),
     _m("flickr.panda.getPhotos", "panda_name", missing=(1, "Required parameter missing."),
        title=lambda a, i: f"Photos from the panda {a.get('panda_name', '')}"),
     _m("flickr.tags.getClusterPhotos", "tag", "cluster_id",

@@ -71,6 +71,9 @@ LICENSES: dict[str, tuple[str, str]] = {
     "10": ("Public Domain Mark", "https://creativecommons.org/publicdomain/mark/1.0/"),
 }
 
+# The text children of a <gallery> element (the rest are attributes).
+SET_TEXT = ("title", "description")
+
 IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
 
 # Attributes the model reads into fields; anything else on <photo> is kept
@@ -163,6 +166,15 @@ class Page:
     total: int = 0
     wrapper: str = "photos"  # "photoset" for flickr.photosets.getPhotos
     info: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # galleries.getPhotos with get_gallery_info=1: the <gallery> element beside <photos>,
+    # attributes plus its <title>/<description> text (id, url, owner, username, title, …).
+    gallery: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def about(self) -> Mapping[str, str]:
+        """What the response says of the set it lists: the <photoset> wrapper's attributes
+        (title, owner, ownername) and the <gallery> element's (title, owner, username, url)."""
+        return {**self.info, **self.gallery} if self.gallery else self.info
 
     def with_image_base(self, base: str) -> Page:
         """This page with the renditions and pages of its local photos as absolute URLs under `base`.
@@ -285,7 +297,8 @@ def photo_from_attrs(attrs: Mapping[str, object], owner: str = "", ownername: st
     )
 
 
-def page_from_wrapper(wrapper: str, attrs: Mapping[str, object], photos: list[Photo]) -> Page:
+def page_from_wrapper(wrapper: str, attrs: Mapping[str, object], photos: list[Photo],
+                      gallery: Mapping[str, object] | None = None) -> Page:
     """A Page from the wrapper's attributes, filling what an upstream left out.
 
     getContactsPhotos sends no page/pages/total, people.getPhotosOf sends
@@ -310,7 +323,8 @@ def page_from_wrapper(wrapper: str, attrs: Mapping[str, object], photos: list[Ph
         pages = math.ceil(total / perpage) if perpage else 1
     paging = {"page", "pages", "perpage", "per_page", "total", "photo"}
     info = {k: clean(v) for k, v in attrs.items() if k not in paging and not isinstance(v, Mapping | list)}
-    return Page(tuple(photos), page, pages, perpage, total, wrapper, MappingProxyType(info))
+    about = {k: clean(v) for k, v in (gallery or {}).items() if not isinstance(v, Mapping | list)}
+    return Page(tuple(photos), page, pages, perpage, total, wrapper, MappingProxyType(info), MappingProxyType(about))
 
 
 def parse_rest(root) -> Page:
@@ -328,6 +342,8 @@ def parse_rest(root) -> Page:
             break
     else:
         raise ValueError("not a standard photos response: no <photos> or <photoset>")
+    gallery = root.find("gallery")
+    about = {} if gallery is None else {**gallery.attrib, **{c.tag: c.text or "" for c in gallery if c.tag in SET_TEXT}}
     owner, ownername = el.get("owner", ""), el.get("ownername", "")
     photos = []
     for p in el.iter("photo"):
@@ -338,7 +354,7 @@ def parse_rest(root) -> Page:
             if child.tag in ("description", "comment"):
                 attrs[child.tag] = child.text or ""
         photos.append(photo_from_attrs(attrs, owner, ownername))
-    return page_from_wrapper(wrapper, el.attrib, photos)
+    return page_from_wrapper(wrapper, el.attrib, photos, about)
 
 
 def parse_json(data: Mapping) -> Page:
@@ -361,7 +377,9 @@ def parse_json(data: Mapping) -> Page:
     owner, ownername = str(body.get("owner", "")), str(body.get("ownername", ""))
     photos = [photo_from_attrs(p, owner, ownername) for p in items
               if isinstance(p, Mapping) and is_photo_id(p.get("id"))]
-    return page_from_wrapper(wrapper, body, photos)
+    gallery = data.get("gallery")
+    about = {k: _text(v) for k, v in gallery.items() if not isinstance(v, list)} if isinstance(gallery, Mapping) else {}
+    return page_from_wrapper(wrapper, body, photos, about)
 
 
 # ---------------------------------------------------------------- URLs

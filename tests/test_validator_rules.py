@@ -53,11 +53,15 @@ def test_empty_feeds_carry_a_plausible_stable_date():
         assert "2008" in text, (fmt, text)
 
 
-def test_kml_when_has_a_zone_and_placemarks_have_ids():
-    photo = Photo(id="42", datetaken="2021-06-04 22:41:38", latitude=1.5, longitude=2.5, accuracy=16)
+def test_kml_when_has_the_zone_of_the_place_and_placemarks_have_ids():
+    photo = Photo(id="42", datetaken="2021-06-04 22:41:38", latitude=35.6586, longitude=139.7454, accuracy=16)
     placemark = render("feed-kml", photo).find(".//kml:Placemark", NS)
     assert placemark.get("id") == "photo42"
-    assert W3CDTF.fullmatch(placemark.findtext("kml:TimeStamp/kml:when", namespaces=NS))
+    when = placemark.findtext("kml:TimeStamp/kml:when", namespaces=NS)
+    assert W3CDTF.fullmatch(when) and when == "2021-06-04T22:41:38+09:00"
+    # At sea there is no civil zone to take: the camera's clock, zone-less (xsd:dateTime allows it).
+    at_sea = Photo(id="43", datetaken="2021-06-04 22:41:38", latitude=1.5, longitude=2.5, accuracy=16)
+    assert render("feed-kml", at_sea).findtext(".//kml:when", namespaces=NS) == "2021-06-04T22:41:38"
 
 
 def test_network_link_has_only_elements_the_validator_knows():

@@ -8,12 +8,14 @@ Element by element after Flickr's own Atom feeds (2011-2019):
       <id>tag:flickr.com,2005:/photo/8718599226</id>
       <published>2013-05-07T19:18:10Z</published>
       <updated>2013-05-07T19:18:10Z</updated>
-      <flickr:date_taken>2013-05-04T21:17:01-08:00</flickr:date_taken>
-      <dc:date.Taken>2013-05-04T21:17:01-08:00</dc:date.Taken>
+      <flickr:date_taken>2013-05-04T21:17:01+02:00</flickr:date_taken>   (offset of the place on that date;
+      <dc:date.Taken>2013-05-04T21:17:01+02:00</dc:date.Taken>            zone-less without a place)
       <content type="html">...</content>
       <author><name/><uri/><flickr:nsid/><flickr:buddyicon/></author>
       <link rel="license" type="text/html" href="..."/>
       <link rel="enclosure" type="image/jpeg" href="..._b.jpg"/>
+      <media:content url="..._b.jpg" type="image/jpeg" medium="image" width="1024" height="683"/>
+      <media:thumbnail url="..._s.jpg" width="75" height="75"/>
       <category term="barcelona" scheme="https://www.flickr.com/photos/tags/"/>
     </entry>
 
@@ -34,8 +36,10 @@ from .feed import (
     TAG_SCHEME,
     FeedContext,
     XMLWriter,
+    all_tags,
     attr,
     cdata,
+    dims,
     enclosure,
     entry_id,
     esc,
@@ -47,6 +51,7 @@ from .feed import (
     repeat,
     rfc3339,
     taken_markup,
+    thumbnail,
     updated,
 )
 from .html import entry_html
@@ -92,11 +97,15 @@ def _entry(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None
     enc = enclosure(photo, ctx.size)
     if enc is not None:
         parts.append(f'<link rel="enclosure" type="{enc.type}" href="{attr(enc.url)}"/>')
+        # Media RSS readers (rss-parser, XML::FeedPP, Tiny Tiny RSS) look for the image nowhere else.
+        parts.append(f'<media:content url="{attr(enc.url)}" type="{enc.type}" medium="{enc.medium}"{dims(enc)}/>')
+    thumb = thumbnail(photo)
+    if thumb is not None:
+        parts.append(f'<media:thumbnail url="{attr(thumb.url)}"{dims(thumb)}/>')
     tags = photo.tags[:GEO_TAG_LIMIT] if with_geo else photo.tags
     parts.append(repeat('<category term="', tags, f'" scheme="{TAG_SCHEME}"/>', attr))
     if with_geo:
-        if photo.tags:
-            parts.append(f'<media:category scheme="urn:flickr:tags">{esc(" ".join(photo.tags))}</media:category>')
+        parts.append(all_tags(photo))
         parts.append(geo.point(photo))
     parts.append(flickr_extras(photo))
     parts.append("</entry>")

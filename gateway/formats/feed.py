@@ -4,16 +4,15 @@ pagination element."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import MappingProxyType
 from typing import NamedTuple
 
 from ..model import Page, Photo, Size, best_image, buddyicon_url, image, image_type, video_url
 from ..safexml import clean
+from .taken import taken_w3c
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -22,7 +21,7 @@ NS = {
     "media": "http://search.yahoo.com/mrss/",
     "creativeCommons": "http://backend.userland.com/creativeCommonsRssModule",  # the URI the W3C validator expects
     "cc": "http://web.resource.org/cc/",  # RSS 1.0 mod_cc: <cc:license rdf:resource="..."/>
-    "enc": "http://purl.oclc.org/net/rss_2.0/enc#",  # RSS 1.0 mod_enclosure
+    "foaf": "http://xmlns.com/foaf/0.1/",  # RSS 1.0: foaf:depiction, the photo's image as RDF
     "georss": "http://www.georss.org/georss",
     "geo": "http://www.w3.org/2003/01/geo/wgs84_pos#",
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
@@ -81,31 +80,6 @@ def rfc822(unix: int | None) -> str:
     """
     t = time.gmtime(unix or 0)
     return time.strftime("%%s, %d %%s %Y %H:%M:%S GMT", t) % (_DAYS[t.tm_wday], _MONTHS[t.tm_mon - 1])
-
-
-_TAKEN = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
-
-
-def taken_local(photo: Photo) -> str:
-    """Date taken as xsd:dateTime without zone ("2023-07-22T08:15:00"), '' when unknown or invalid.
-
-    Flickr stores the camera's local time with no zone. Impossible dates
-    ("0000-00-00 00:00:00", February 30) are refused, as the KML schema would.
-    """
-    text = photo.datetaken
-    if _TAKEN.fullmatch(text) is None:
-        return ""
-    try:
-        datetime.fromisoformat(text)  # the shape is checked above; this checks the calendar
-    except ValueError:
-        return ""
-    return text.replace(" ", "T")
-
-
-def taken_w3c(photo: Photo) -> str:
-    """Date taken as Flickr's feeds printed it: local time with a fixed -08:00 suffix."""
-    local = taken_local(photo)
-    return f"{local}-08:00" if local else ""
 
 
 # ---------------------------------------------------------------- per photo
@@ -330,9 +304,24 @@ def flickr_extras(photo: Photo) -> str:
 
 
 def taken_markup(photo: Photo) -> str:
-    """dc:date.Taken and flickr:date_taken, as Flickr's feeds carried them ('' when unknown)."""
+    """dc:date.Taken and flickr:date_taken ('' when unknown): the offset of the photo's place, or none.
+
+    Without a place these are a zone-less W3C date-time (the camera's clock), not RFC 3339:
+    the entry's own dates (published/updated, pubDate) are upload times, which are instants.
+    """
     taken = taken_w3c(photo)
     return f"<dc:date.Taken>{taken}</dc:date.Taken><flickr:date_taken>{taken}</flickr:date_taken>" if taken else ""
+
+
+def all_tags(photo: Photo) -> str:
+    """<flickr:tags>every tag, space-separated</flickr:tags> for the geo formats, '' without tags.
+
+    GDAL makes a column of each repeated element and stops at 100, so GeoRSS and GeoAtom
+    carry at most 20 tag elements and the whole list once, here (Flickr's own `tags`
+    extra shape). Not in a media:category or category: feed readers (feedparser,
+    FreshRSS) would show the space-joined list as one tag the photo does not have.
+    """
+    return f"<flickr:tags>{_text(' '.join(photo.tags))}</flickr:tags>" if photo.tags else ""
 
 
 def owner_markup(photo: Photo) -> str:

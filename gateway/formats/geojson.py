@@ -11,10 +11,11 @@ left out; the pagination still counts them):
      "features": [
        {"type": "Feature", "id": "53084954382",
         "geometry": {"type": "Point", "coordinates": [-110.664778, 43.666591]},    (lon, lat: RFC 7946 order)
-        "properties": {"title": "...", "owner": "77878994@N07", "ownername": "notadj25",
+        "properties": {"name": "..." (the title: GIS tools label points by name), "title": "...",
+                       "owner": "77878994@N07", "ownername": "notadj25",
                        "url": "https://www.flickr.com/photos/notadj25/53084954382/",
                        "image": "..._b.jpg" (medium size), "thumbnail": "..._s.jpg",
-                       "datetaken": "2023-07-22T08:15:00" (camera time, no zone; null when unknown),
+                       "datetaken": "2023-07-22T08:15:00-06:00" (camera time, offset of the place; null if unknown),
                        "dateupload": "2023-08-01T04:18:19Z", "tags": ["grandteton", ...],
                        "license": "Attribution License", "license_url": "https://creativecommons.org/licenses/by/2.0/",
                        "description": "sanitised HTML"}}]}
@@ -28,8 +29,9 @@ from __future__ import annotations
 import json
 
 from ..model import LICENSES, LOCAL, Page, Photo, license_url, photo_page_url
-from .feed import FeedContext, medium, rfc3339, taken_local, thumbnail
+from .feed import FeedContext, medium, rfc3339, thumbnail
 from .html import sanitize
+from .taken import taken_w3c
 
 
 def render(page: Page, ctx: FeedContext) -> bytes:
@@ -56,13 +58,15 @@ def feature(photo: Photo) -> dict:
         "id": photo.id,
         "geometry": {"type": "Point", "coordinates": [round(photo.longitude, 6), round(photo.latitude, 6)]},
         "properties": {
+            # simplestyle's and GIS tools' label (gpsbabel, QGIS); without it they show the description.
+            "name": photo.title,
             "title": photo.title,
             "owner": photo.owner,
             "ownername": photo.author_name,
             "url": photo_page_url(photo),
             "image": img.url if img else None,
             "thumbnail": thumb.url if thumb else None,
-            "datetaken": taken_local(photo) or None,
+            "datetaken": taken_w3c(photo) or None,
             "dateupload": rfc3339(photo.dateupload) if photo.dateupload else None,
             "tags": list(photo.tags),
             "license": LICENSES[photo.license][0] if photo.license in LICENSES else None,

@@ -13,7 +13,8 @@ the pagination still counts them.
         <Placemark>
           <name>Sunrise at Mormon Row</name>
           <description><![CDATA[<p>... posted a photo:</p> <p><a ...><img src="..._s.jpg" .../></a></p>]]></description>
-          <TimeStamp><when>2023-07-22T08:15:00</when></TimeStamp>      (date taken, for the time slider)
+          <TimeStamp><when>2023-07-22T08:15:00-06:00</when></TimeStamp>   (date taken with the place's offset,
+                                                                         zone-less without one: the time slider)
           <Style><IconStyle><Icon><href>..._s.jpg</href></Icon></IconStyle></Style>
           <ExtendedData><Data name="id"><value>53084954382</value></Data> ...owner, ownername, tags, url</ExtendedData>
           <Point><coordinates>-110.664778,43.666591</coordinates></Point>   (lon,lat: KML order)
@@ -41,8 +42,9 @@ from __future__ import annotations
 
 from ..model import Page, Photo, photo_page_url
 from . import geo
-from .feed import NS, FeedContext, XMLWriter, pagination_element, taken_w3c, thumbnail
+from .feed import NS, FeedContext, XMLWriter, pagination_element, thumbnail
 from .html import entry_html
+from .taken import taken_w3c
 
 NSMAP = {None: NS["kml"], "atom": NS["atom"], "flickr": NS["flickr"]}
 # The camera must rest this long before Google Earth asks for the new view:
@@ -67,8 +69,12 @@ def render(page: Page, ctx: FeedContext) -> bytes:
 
 
 def render_network_link(page: Page, ctx: FeedContext) -> bytes:
+    # Inside a <Document>: GDAL and QGIS open no file whose root holds no container.
     w = _kml(page, ctx)
-    network_link(w, ctx)
+    with w.element("Document"):
+        w.el("name", ctx.title)
+        w.el("open", 1)
+        network_link(w, ctx)
     return w.tobytes()
 
 
@@ -112,7 +118,7 @@ def _placemark(w: XMLWriter, photo: Photo) -> None:
     with w.element("Placemark", id=f"photo{photo.id}"):  # an XML ID cannot start with a digit
         w.el("name", photo.title)
         w.cdata("description", entry_html(photo, img=thumb))
-        taken = taken_w3c(photo)  # with the zone Flickr's feeds gave it: validators want one
+        taken = taken_w3c(photo)  # the offset of the place, or zone-less (xsd:dateTime allows it)
         if taken:
             with w.element("TimeStamp"):
                 w.el("when", taken)

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from ..model import URL_EXTRAS, Page, Photo
+from ..model import SET_TEXT, URL_EXTRAS, Page, Photo
 from ..safexml import clean
 from .feed import FeedContext
 
@@ -128,6 +128,11 @@ def render_rest(page: Page, ctx: FeedContext) -> bytes:
             etree.SubElement(el, "description").text = clean(description)
         if photo.comment:
             etree.SubElement(el, "comment").text = clean(photo.comment)
+    if page.gallery:
+        # As galleries.getPhotos with get_gallery_info=1 sends it: after <photos>, title/description as children.
+        gallery = etree.SubElement(rsp, "gallery", {k: clean(v) for k, v in page.gallery.items() if k not in SET_TEXT})
+        for tag in SET_TEXT:
+            etree.SubElement(gallery, tag).text = clean(page.gallery.get(tag, ""))
     etree.indent(rsp, space="\t")
     return etree.tostring(rsp, xml_declaration=True, encoding="utf-8")
 
@@ -156,7 +161,10 @@ def render_json(page: Page, ctx: FeedContext) -> bytes:
             item["comment"] = {"_content": photo.comment}
         photos.append(item)
     body["photo"] = photos
-    return envelope({page.wrapper: body, "stat": "ok"}, ctx.jsoncallback)
+    data: dict[str, object] = {page.wrapper: body}
+    if page.gallery:
+        data["gallery"] = {k: {"_content": v} if k in SET_TEXT else v for k, v in page.gallery.items()}
+    return envelope({**data, "stat": "ok"}, ctx.jsoncallback)
 
 
 def envelope(data: dict, callback: str | None) -> bytes:

@@ -4,7 +4,7 @@ RSS 1.0 is RDF/XML, so every element is either a node (a typed thing:
 <channel>, <item>, <pagination>) or a property of the node around it; RDF
 parsers (rdflib, the W3C validator) read it as a graph, feed readers as XML.
 No Flickr RSS 1.0 document survives; this follows the RSS 1.0 spec and its
-dc/cc/enclosure modules, with Flickr's per-photo values:
+dc/cc modules and FOAF, with Flickr's per-photo values:
 
     <rdf:RDF xmlns="http://purl.org/rss/1.0/" xmlns:rdf="..." xmlns:dc="..." xmlns:flickr="urn:flickr:">
       <channel rdf:about="https://gateway/services/rest/?method=...&format=feed-rss_100">
@@ -22,11 +22,11 @@ dc/cc/enclosure modules, with Flickr's per-photo values:
         <link>https://www.flickr.com/photos/notadj25/53084954382/</link>
         <description><![CDATA[<p>... posted a photo:</p> ...]]></description>
         <dc:date>2023-08-01T04:18:19Z</dc:date>                 (upload time)
-        <dc:date.Taken>2023-07-22T08:15:00-08:00</dc:date.Taken>
+        <dc:date.Taken>2023-07-22T08:15:00-06:00</dc:date.Taken>   (offset of the place: America/Denver in July)
         <dc:creator>notadj25</dc:creator>
         <dc:identifier>tag:flickr.com,2005:/photo/53084954382</dc:identifier>
         <dc:subject>grandteton</dc:subject> ...
-        <enc:enclosure rdf:resource="..._b.jpg" enc:type="image/jpeg" enc:length="0"/>
+        <foaf:depiction rdf:resource="..._b.jpg"/>
         <cc:license rdf:resource="https://creativecommons.org/licenses/by/2.0/"/>
         <flickr:nsid>77878994@N07</flickr:nsid> ...
         <georss:point>43.666591 -110.664778</georss:point>    (GeoRDF, geotagged photos only)
@@ -41,16 +41,14 @@ What RDF/XML rules out, and so is not here: attributes without a namespace
 
 from __future__ import annotations
 
-from ..model import Page, Photo, image, license_url, photo_page_url
+from ..model import Page, Photo, best_image, image, license_url, photo_page_url
 from . import geo
 from .feed import (
-    GEO_TAG_LIMIT,
     NS,
     FeedContext,
     XMLWriter,
     attr,
     cdata,
-    enclosure,
     entry_id,
     esc,
     feed_updated,
@@ -63,7 +61,7 @@ from .feed import (
 from .html import entry_html
 
 NSMAP = {
-    None: NS["rss"], "rdf": NS["rdf"], "dc": NS["dc"], "cc": NS["cc"], "enc": NS["enc"], "flickr": NS["flickr"],
+    None: NS["rss"], "rdf": NS["rdf"], "dc": NS["dc"], "cc": NS["cc"], "foaf": NS["foaf"], "flickr": NS["flickr"],
 }
 GEO_NSMAP = {**NSMAP, "georss": NS["georss"], "geo": NS["geo"]}
 
@@ -107,18 +105,18 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
     parts.append(taken_markup(photo))
     parts.append(f"<dc:creator>{esc(photo.author_name)}</dc:creator>"
                  f"<dc:identifier>{esc(entry_id(photo))}</dc:identifier>")
-    if with_geo:
-        # GIS tools make a column of each repeated element: the first 20
-        # tags one by one, then all of them in one (a lone tag needs no
-        # second copy: RDF would merge the identical statement anyway).
-        parts.append(repeat("<dc:subject>", photo.tags[:GEO_TAG_LIMIT], "</dc:subject>"))
-        if len(photo.tags) > 1:
-            parts.append(f"<dc:subject>{esc(' '.join(photo.tags))}</dc:subject>")
-    else:
-        parts.append(repeat("<dc:subject>", photo.tags, "</dc:subject>"))
-    enc = enclosure(photo, ctx.size)
-    if enc is not None:
-        parts.append(f'<enc:enclosure rdf:resource="{attr(enc.url)}" enc:type="{enc.type}" enc:length="0"/>')
+    # One dc:subject per tag, all of them, GeoRDF too: readers (FreshRSS, SimplePie, Tiny Tiny
+    # RSS) make a tag of each subject, so a space-joined one would be a single junk tag. The
+    # 20-tag limit of GeoRSS/GeoAtom is for GDAL, which makes a column of each repeated
+    # element; GDAL does not read RSS 1.0 at all (its GeoRSS driver reads RSS 2.0 and Atom).
+    parts.append(repeat("<dc:subject>", photo.tags, "</dc:subject>"))
+    # The image readers show is the one in the description. No enc:enclosure: only Tiny Tiny
+    # RSS reads it, as a url-less <enclosure> it stores as an attachment to the site's home
+    # page. Media RSS's url= attributes are not RDF/XML (rapper refuses unqualified
+    # attributes), so RDF gets the image as foaf:depiction (the `size=` rendition).
+    img = best_image(photo, ctx.size)
+    if img is not None:
+        parts.append(f'<foaf:depiction rdf:resource="{attr(img.url)}"/>')
     if license_url(photo):
         parts.append(f'<cc:license rdf:resource="{attr(license_url(photo))}"/>')
     parts.append(owner_markup(photo))

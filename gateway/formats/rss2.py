@@ -11,14 +11,14 @@ rendition is an error for the W3C validator), and atom:link rel="self".
       <link>https://www.flickr.com/photos/serialized/4002529898/</link>
       <description>&lt;p&gt;...posted a photo:...</description>
       <pubDate>Sun, 11 Oct 2009 20:49:24 GMT</pubDate>
-      <dc:date.Taken>2009-10-11T13:49:09-08:00</dc:date.Taken>
+      <dc:date.Taken>2009-10-11T13:49:09-07:00</dc:date.Taken>   (offset of the place; zone-less without one)
       <author flickr:profile="https://www.flickr.com/people/.../">nobody@flickr.com (joshuarbarratt)</author>
       <guid isPermaLink="false">tag:flickr.com,2005:/photo/4002529898</guid>
       <media:content url="..._b.jpg" type="image/jpeg" medium="image" width="1024" height="768"/>
       <media:title>...</media:title>
       <media:thumbnail url="..._s.jpg" width="75" height="75"/>
       <media:credit role="photographer">joshuarbarratt</media:credit>
-      <media:category scheme="urn:flickr:tags">carterbarratt</media:category>
+      <category domain="https://www.flickr.com/photos/tags/">carterbarratt</category>   (one per tag)
       <enclosure url="..._b.jpg" type="image/jpeg" length="0"/>
     </item>
 """
@@ -34,6 +34,7 @@ from .feed import (
     TAG_SCHEME,
     FeedContext,
     XMLWriter,
+    all_tags,
     attr,
     cdata,
     dims,
@@ -113,9 +114,10 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
         parts.append(f'<media:thumbnail url="{attr(thumb.url)}"{dims(thumb)}/>')
     parts.append(f'<media:credit role="photographer">{author}</media:credit>')
     if photo.tags:
-        parts.append(f'<media:category scheme="urn:flickr:tags">{esc(" ".join(photo.tags))}</media:category>')
         tags = photo.tags[:GEO_TAG_LIMIT] if with_geo else photo.tags
         parts.append(repeat(f'<category domain="{TAG_SCHEME}">', tags, "</category>"))
+        if with_geo:
+            parts.append(all_tags(photo))
     url = license_url(photo)
     if url:
         # creativeCommons:license takes any licence URL; media:license is unknown to the W3C validator.

@@ -196,7 +196,7 @@ def _preview(args: dict[str, str]) -> Preview:
         source = "the photo library" if upstreams.get().name == "library" else "Flickr"
         return Preview(error=err, words=explain(err, args, source))
     thumbs = tuple(_thumb(p) for p in page.photos)
-    return Preview(call.method.title(call.args, page.info), page, thumbs, world_map(page.photos, call.args))
+    return Preview(call.method.title(call.args, page.about), page, thumbs, world_map(page.photos, call.args))
 
 
 def _photos(args: Mapping[str, str]) -> Page:

@@ -43,6 +43,13 @@ FEED_EXTRAS = (
     "url_l", "url_h", "url_k", "url_o",
 )
 
+# Asked for on top of the caller's arguments: the feed is titled and linked by the set's own
+# title, owner and URL. photosets.getPhotos always wraps its photos in a <photoset title
+# owner ownername>; galleries.getPhotos describes the gallery only when asked:
+#     <gallery id="196081879-72157720932863274" url="https://www.flickr.com/photos/kuchpop/galleries/…"
+#              owner="196127201@N06" username="kucinskikaren" …><title>Sunrise/Sunsets</title></gallery>
+SET_INFO = {"flickr.galleries.getPhotos": {"get_gallery_info": "1"}}
+
 # Never forwarded, whatever api.py let through: the caller's credentials
 # (Flickr would see someone else's key beside ours), the response envelope
 # (this module always asks for bare JSON), and flickrapi's own keywords
@@ -108,7 +115,7 @@ class Flickr:
     def photos(self, method: str, args: Mapping[str, str]) -> Page:
         self._spend()
         try:
-            return parse_json(self._call(method, self.request_args(args)))
+            return parse_json(self._call(method, {**self.request_args(args), **SET_INFO.get(method, {})}))
         except (
             flickrapi.exceptions.FlickrError,  # stat=fail, or a non-200 status
             requests.RequestException,  # timeout, refused, reset, bad chunking, too large (transport.py)

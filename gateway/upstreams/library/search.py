@@ -79,6 +79,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+from dataclasses import replace
 from types import MappingProxyType
 
 from ...errors import FlickrError
@@ -89,6 +90,8 @@ from .query import Query
 from .store import ids_in, photo_from_row
 
 PHOTOSET_INFO = ("id", "primary", "owner", "ownername", "title")
+# What the feeds and `rest`/`json` hand back of a gallery the import recorded (store.write_set's attrs).
+GALLERY_ATTRS = ("gallery_id", "url", "description", "date_create", "date_update", "count_photos", "count_videos")
 
 
 def wrapper(plan: Plan) -> str:
@@ -107,6 +110,7 @@ def find(conn: sqlite3.Connection, plan: Plan) -> Page:
     """The page of photos the plan asks for; FlickrError for unknown users and sets."""
     q = Query()
     info: dict[str, str] = {}
+    gallery: dict[str, str] = {}
     if plan.set:
         kind, set_id = plan.set
         if kind == "favorites":
@@ -121,6 +125,8 @@ def find(conn: sqlite3.Connection, plan: Plan) -> Page:
                 raise FlickrError(*plan.set_error)
         if kind == "photoset":
             info = {name: row[name] for name in PHOTOSET_INFO}
+        elif kind == "gallery":
+            gallery = gallery_element(row)
         q.joins.append(f"JOIN memberships m ON m.photo = p.pk AND m.kind = {q.bind(kind)} "
                        f"AND m.set_id = {q.bind(row['id'])}")
     if plan.user:
@@ -141,12 +147,19 @@ def find(conn: sqlite3.Connection, plan: Plan) -> Page:
     total = q.count(conn)
     offset = (plan.page - 1) * plan.per_page
     if offset >= total:
-        return empty(plan, total, info)
+        return replace(empty(plan, total, info), gallery=MappingProxyType(gallery))
     members = "m.attrs" if plan.set else "NULL"
     rows = q.page(conn, f"p.*, {members} AS membership", plan.sort, plan.per_page, offset, total)
     photos = tuple(photo_from_row(r, json.loads(r["membership"]) if r["membership"] else None) for r in rows)
     return Page(photos, plan.page, math.ceil(total / plan.per_page), plan.per_page, total, wrapper(plan),
-                MappingProxyType(info))
+                MappingProxyType(info), MappingProxyType(gallery))
+
+
+def gallery_element(row: sqlite3.Row) -> dict[str, str]:
+    """The <gallery> element Flickr sends with get_gallery_info=1, from what the import kept of it."""
+    attrs = {k: str(v) for k, v in json.loads(row["attrs"] or "{}").items() if k in GALLERY_ATTRS}
+    return {"id": row["id"], **attrs, "owner": row["owner"], "username": row["ownername"], "title": row["title"],
+            "description": attrs.pop("description", "")}
 
 
 def user_nsid(conn: sqlite3.Connection, user: str, error: tuple[int, str]) -> str:
