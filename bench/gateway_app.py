@@ -7,6 +7,9 @@ way the tests replace it. No production code knows about the benchmark.
 BENCH_CALLS names a file to which every upstream call appends one line (all
 workers append to it, so its line count is the upstream call count), and
 BENCH_LATENCY how long one upstream call takes, in seconds (Flickr: ~0.1-0.5).
+BENCH_DATA_VERSION=1 gives it the embedded library's data version (read from the
+GATEWAY_LIBRARY_PATH file before every answer, as the library upstream does), so
+that the fast path is measured with that read.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from gateway import create_app
 from gateway.model import Page, parse_rest
 from gateway.safexml import parse
+from gateway.upstreams.library import store
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "flickr"
 
@@ -61,3 +65,7 @@ class BenchUpstream:
 app = create_app()
 app.extensions["gateway.upstream"] = BenchUpstream(os.environ.get("BENCH_CALLS", ""),
                                                    float(os.environ.get("BENCH_LATENCY", "0.05")))
+if os.environ.get("BENCH_DATA_VERSION") == "1":
+    library = app.config["LIBRARY_PATH"]
+    store.Store(library).connection()  # the file and its schema, as the library upstream makes them
+    app.extensions["gateway.upstream"].data_version = store.DataVersion(library).get

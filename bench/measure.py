@@ -120,11 +120,14 @@ def throughput(seconds: int, rounds: int, log: Path) -> None:
     """wrk runs of hello world and the gateway's cached responses, interleaved round by round so that
     a busy machine slows both alike; each ratio is taken to the hello world run of its own round."""
     redis_env = {"GATEWAY_CACHE_URL": os.environ["BENCH_REDIS_URL"]}
+    # The library's data version read before every answer (issue 12), on the memory:// fast path.
+    version_env = {"BENCH_DATA_VERSION": "1", "GATEWAY_LIBRARY_PATH": str(log.parent / "versioned.sqlite")}
     with (gunicorn("bench.hello_app:app", log) as (hello_port, master),
           gunicorn("bench.gateway_app:app", log) as (memory_port, _),
+          gunicorn("bench.gateway_app:app", log, **version_env) as (version_port, _),
           gunicorn("bench.gateway_app:app", log, **redis_env) as (redis_port, _)):
         etags = {}
-        for port in (memory_port, redis_port):
+        for port in (memory_port, version_port, redis_port):
             for _ in range(50):  # every worker has the feed cached (memory:// is per worker)
                 packed = fetch(port, FEED, {"Accept-Encoding": "gzip"})
             plain = fetch(port, FEED)
@@ -135,6 +138,8 @@ def throughput(seconds: int, rounds: int, log: Path) -> None:
             runs[f"cached feed, {label}"] = (port, FEED, {})
             runs[f"cached feed gzip, {label}"] = (port, FEED, {"Accept-Encoding": "gzip"})
             runs[f"304 If-None-Match, {label}"] = (port, FEED, {"If-None-Match": etags[port]})
+            if label == "memory://":
+                runs["cached feed, memory://, data version"] = (version_port, FEED, {})
         print(f"gunicorn.conf.py for both apps: {len(workers(master))} {serving_model()};"
               f" wrk {' '.join(WRK)} -d{seconds}s (keep-alive) on 127.0.0.1; {os.cpu_count()} CPUs; {rounds} rounds;"
               f" feed-rss_200 of 15 items: {len(plain.body) // 1024} KB, gzip {len(packed.body) // 1024} KB;"

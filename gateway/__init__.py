@@ -17,12 +17,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     config.coerce(app.config)
 
-    from . import api, cache, cli, images, limits, ops, upstreams
+    from . import api, cache, cli, feeds, images, limits, ops, upstreams
 
     upstreams.init_app(app)
     cache.init_app(app)
     limits.init_app(app)
     api.init_app(app)
+    feeds.init_app(app)  # Flickr's public feed URLs, translated into API calls
     images.init_app(app)
     ops.init_app(app)
     cli.init_app(app)

@@ -131,6 +131,8 @@ def endpoint(path: str) -> str:
     """The metrics' name for a path: one of a few, whatever the path holds."""
     if path.rstrip("/") == "/services/rest":
         return "rest"
+    if path.startswith("/services/feeds/"):
+        return "feeds"  # Flickr's public feed URLs, answered through the API's path
     if path in ("/healthz", "/readyz", "/metrics"):
         return "ops"
     if path.startswith("/static/"):
@@ -145,8 +147,9 @@ def endpoint(path: str) -> str:
 def count(environ: dict, obs: Observation, seconds: float) -> None:
     """The request's metrics (added up in this process, metrics.BATCH)."""
     place = endpoint(environ.get("PATH_INFO", ""))
-    fmt = obs.format if place == "rest" and obs.format in FORMATS else ""
-    metrics.BATCH.request(place, fmt, str(obs.status), seconds, obs.cache if place == "rest" else "")
+    api = place in ("rest", "feeds")  # the API, and its feed URLs (feeds.py)
+    fmt = obs.format if api and obs.format in FORMATS else ""
+    metrics.BATCH.request(place, fmt, str(obs.status), seconds, obs.cache if api else "")
 
 
 def _record(environ: dict, obs: Observation, started: float) -> None:

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -26,6 +26,7 @@ from .accesslog import loggable_query
 from .cache import cache_key, pages
 from .cache import http as hits
 from .cache.entry import Entry
+from .cache.modified import last_modified
 from .errors import FlickrError, header_value
 from .formats import FORMATS, JSONP_TYPE, Format
 from .formats.feed import DEFAULT_SIZE, ENCLOSURE_SIZES, FeedContext, feed_updated
@@ -40,10 +41,9 @@ MAX_QUERY = 8 * 1024  # SPEC 5: longer query strings get 414 / code 116
 MAX_ARGS = 100
 TAG_AUTHORITY = re.compile(r"[a-z0-9.-]+")
 JSONP_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.]{0,63}")
-# Arguments that steer the gateway or carry the caller's credentials: never
-# part of the method's own arguments, never echoed into a feed link.
-CONTROL = {"method", "format", "nojsoncallback", "jsoncallback", "size"}
-CREDENTIALS = {"api_key", "api_sig", "auth_token", "perms", "frob"}
+# The gateway's own arguments (steering it, or the caller's credentials) are never among a
+# method's arguments (methods.ARGS), so they never reach the cache key, the upstream or a link:
+# method, format, size, nojsoncallback, jsoncallback, api_key, api_sig, auth_token, oauth_*.
 # Arguments that fix the area of a call, so a network link must not add Google Earth's bbox.
 FIXED_AREA = {"bbox", "lat", "lon", "woe_id", "place_id"}
 BAD_ARGUMENT = 3  # the code the gateway uses for a malformed argument of its own (size, jsoncallback)
@@ -92,6 +92,9 @@ class Call:
         if self.api_key:
             out["api_key"] = self.api_key
         return out
+
+
+Context = Callable[[Call, Page], FeedContext]
 
 
 def init_app(app: Flask) -> None:
@@ -149,8 +152,9 @@ def parse_call(args: Mapping[str, str]) -> Call:
     size = args.get("size") or DEFAULT_SIZE
     if size not in ENCLOSURE_SIZES:
         raise FlickrError(BAD_ARGUMENT, f'Invalid size "{size}" (one of {", ".join(sorted(ENCLOSURE_SIZES))})')
-    own = {k: v for k, v in args.items()
-           if k not in CONTROL and k not in CREDENTIALS and not k.startswith("oauth_")}
+    # Only the arguments the method takes on Flickr (methods.ARGS): a junk argument would
+    # otherwise be a new cache entry and a new upstream call for the same photos (SPEC 7).
+    own = method.own_args(args)
     own["per_page"] = str(_per_page(args.get("per_page")))
     own["page"] = str(_positive(args.get("page"), 1))
     # Unknown extras are dropped, as Flickr ignores them: they would only split the cache.
@@ -268,20 +272,35 @@ def feed_context(call: Call, page: Page) -> FeedContext:
 @bp.route("/services/rest", methods=["GET", "POST"])
 def rest() -> Response:
     call = parse_call(request_args())
-    store = cache.get()
     # Everything that changes the bytes: the call, how it is rendered, and the
     # base URL and the caller's key ("" unless keys are required) that the links carry.
-    key = cache_key("response", upstreams.get().name, call.method.name, canonical_args(call.args),
-                    call.format_name, call.size, call.jsoncallback, hits.origin(request.environ), call.api_key)
+    identity = (call.method.name, canonical_args(call.args), call.format_name, call.size,
+                call.jsoncallback, hits.origin(request.environ), call.api_key)
+    return serve(call, identity)
+
+
+def serve(call: Call, identity: tuple, context: Context | None = None) -> Response:
+    """Answer a parsed call from the cache, or render it: the one path every feed URL takes.
+
+    `identity` is everything that changes the response bytes; `context` builds the
+    feed-level values (title, links, id) when they are not the API's own: Flickr's
+    public feed URLs (feeds/) are answered here too, so they share the page cache,
+    validation and upstream budget of the call they translate to.
+    """
+    store, upstream = cache.get(), upstreams.get()
+    # Read before the upstream is asked, so that what is cached under a version is at least that new.
+    version, changed_at = upstreams.data_version(upstream)
+    identity = (upstream.name, *identity)
+    key = cache_key("response", *identity, version)
     current_app.extensions["gateway.known"].remember(
-        hits.raw_request(request.environ), hits.Known(key, call.method.name, call.format_name))
+        hits.raw_request(request.environ), hits.Known(key, call.method.name, call.format_name, version))
     obs = observation(request.environ)
     entry = store.get(key)
     obs.cache = "hit"
     if entry is None or not entry.fresh(time.time()):
         obs.cache = "miss"
         try:
-            entry = render(call, key)
+            entry = render(call, key, cache_key("modified", *identity), version, changed_at, context)
         except Exception as exc:
             if entry is None or (isinstance(exc, FlickrError) and pages.is_answer(exc)):
                 raise
@@ -300,8 +319,13 @@ def canonical_args(args: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def render(call: Call, key: str) -> Entry:
-    """Fetch the call's page (cached and coalesced per upstream call), render it and cache the response."""
+def render(call: Call, key: str, modified_key: str, version: int, changed_at: int,
+           context: Context | None = None) -> Entry:
+    """Fetch the call's page (cached and coalesced per upstream call), render it and cache the response.
+
+    `version` and `changed_at` are the upstream's data version (upstreams.data_version);
+    `modified_key` names the record that dates this representation (cache/modified.py).
+    """
     store, upstream = cache.get(), upstreams.get()
 
     def load() -> Entry:
@@ -313,15 +337,18 @@ def render(call: Call, key: str) -> Entry:
             return store.new_entry((), pages.encode_error(err))
         return store.new_entry(pages.encode(page), {})
 
-    fetched = store.fetch(cache_key("page", upstream.name, call.method.name, canonical_args(call.args)), load)
+    fetched = store.fetch(cache_key("page", upstream.name, call.method.name, canonical_args(call.args), version), load)
     page = pages.decode(fetched).paginated(int(call.args["per_page"]))
     page = page.with_image_base(request.url_root)  # local photos' images are served here (gateway/images.py)
-    body = call.format.render(page, feed_context(call, page))
+    body = call.format.render(page, (context or feed_context)(call, page))
     content_type = JSONP_TYPE if call.format_name == "json" and call.jsoncallback else call.format.content_type
     # Compressed once here, not per request; mtime=0 keeps the gzip bytes stable.
-    updated = feed_updated(page)  # the feed's own updated time, also for an empty page
-    meta = {"etag": hashlib.sha1(body).hexdigest(), "updated": updated, "type": f"{content_type}; charset=utf-8",
-            "modified": http_date(updated)}
+    etag = hashlib.sha1(body).hexdigest()
+    # Not just the feed's own updated time (the newest photo's): that stays put when an
+    # older photo joins a pool, and If-Modified-Since pollers would never see it (modified.py).
+    modified = last_modified(store, modified_key, etag, feed_updated(page), changed_at)
+    meta = {"etag": etag, "updated": modified, "type": f"{content_type}; charset=utf-8",
+            "modified": http_date(modified)}
     entry = fetched.derive((body, gzip.compress(body, mtime=0)), meta)
     store.set(key, entry)
     return entry
@@ -377,13 +404,18 @@ def unexpected(exc: Exception) -> Response | HTTPException:
 def http_error(exc: HTTPException) -> Response | HTTPException:
     """Werkzeug's own 4xx refusals of the endpoint, in its error shape: every 4xx of
     /services/rest/ carries X-FlickrErr* (code 116, Bad URL found) and Flickr's body."""
-    if request.path.rstrip("/") != "/services/rest" or exc.code is None or exc.code < 400:
+    if not is_api_path(request.path) or exc.code is None or exc.code < 400:
         return exc
     response = error_response(FlickrError(errors.BAD_URL, "Bad URL found", exc.code))
     for name, value in exc.get_headers():
         if name.lower() not in ("content-type", "content-length"):
             response.headers[name] = value  # e.g. Allow for a 405
     return response
+
+
+def is_api_path(path: str) -> bool:
+    """/services/rest/ and Flickr's public feed URLs (/services/feeds/…): they answer in Flickr's error shape."""
+    return path.rstrip("/") == "/services/rest" or path.startswith("/services/feeds/")
 
 
 def error_response(err: FlickrError) -> Response:

@@ -81,6 +81,9 @@ def import_command(files: tuple[Path, ...], call_text: str | None) -> None:
             except Skipped as exc:
                 click.echo(f"{path}: skipped: {exc}", err=True)
                 continue
+            except Exception as exc:  # noqa: BLE001 - one file the importer did not foresee never stops the rest
+                click.echo(f"{path}: skipped: cannot import it ({type(exc).__name__}: {exc})", err=True)
+                continue
             imported += 1
             photos += count
             click.echo(f"{path}: imported {count} photo{'' if count == 1 else 's'}")

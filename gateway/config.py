@@ -30,6 +30,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CACHE_MAX_BYTES", 16 * 1024 * 1024,
             "most bytes each worker keeps in memory (the `memory://` cache, or hot entries of a shared one)"),
     Setting("CACHE_MAX_ENTRIES", 10000, "most entries each worker keeps in memory"),
+    Setting("CACHE_SHARED_MAX_BYTES", 256 * 1024 * 1024,
+            "most bytes a shared cache holds for all workers together: the `file://` directory (oldest "
+            "entries removed first) or the gateway's keys in `redis://`"),
     Setting("API_KEYS", "", "comma-separated keys clients must send as `api_key`; empty = open"),
     Setting("CORS_ORIGINS", "*", "origins whose scripts may read the API's answers (CORS): `*` for any, a "
             "comma-separated list, or empty for none"),
@@ -37,6 +40,12 @@ SETTINGS: tuple[Setting, ...] = (
             "0 = none (clients reach gunicorn directly)"),
     Setting("BODY_TIMEOUT", 10, "seconds a client gets to send a form POST's body once its headers are in "
             "(gevent workers); a slower one gets 408"),
+    Setting("LIBRARY_QUERY_MS", 1000, "milliseconds of CPU one library call may use; more is refused with "
+            "code 20 (0 = no limit); ten times as long by the clock gets code 105"),
+    Setting("LIBRARY_HEAVY_QUERIES", 2, "library calls guessed cheap that each worker lets run past 50 ms at once "
+            "(one more waits up to 100 ms, then gets code 105, HTTP 503); calls guessed long run two at a time"),
+    Setting("IMAGE_MAX_PIXELS", 50_000_000, "largest original (width × height) add-folder accepts and the "
+            "gateway decodes"),
     Setting("IMAGE_CACHE", "instance/images", "where the images of local photos are kept once generated"),
     Setting("DEMO", 1, "`1`: an empty library gets a few hundred demo photos on the first request; `0`: never"),
     Setting("UPSTREAM_RATE", 3000,
@@ -61,6 +70,8 @@ def coerce(config: dict) -> None:
                 raise ValueError(f"GATEWAY_{s.name} must be a whole number, got {value!r}") from None
         config[s.name] = value
     config["MAX_PER_PAGE"] = max(1, min(500, config["MAX_PER_PAGE"]))
-    for name in ("CACHE_TTL", "CACHE_STALE", "UPSTREAM_RATE"):
+    config["LIBRARY_HEAVY_QUERIES"] = max(1, config["LIBRARY_HEAVY_QUERIES"])
+    config["IMAGE_MAX_PIXELS"] = max(1, config["IMAGE_MAX_PIXELS"])
+    for name in ("CACHE_TTL", "CACHE_STALE", "UPSTREAM_RATE", "LIBRARY_QUERY_MS"):
         config[name] = max(0, config[name])
     config["API_KEYS"] = frozenset(k.strip() for k in str(config["API_KEYS"]).split(",") if k.strip())

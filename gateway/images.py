@@ -13,8 +13,15 @@ pixels: the answer may be cached for a year (`immutable`), its ETag names
 photo, size and rendition version, and If-None-Match answers 304 before any
 work. Anything else is a plain 404: an unknown or non-local id, a size the
 photo does not have (larger than its original), a wrong extension, a file
-gone or changed since it was added. The URL names a photo id only: files are
-found through the library, never through a path from the request.
+gone or changed since it was added, an original over GATEWAY_IMAGE_MAX_PIXELS
+(add-folder refuses those; a drawn photo's size comes from its record). The
+URL names a photo id only: files are found through the library, never
+through a path from the request.
+
+A rendition is made in an OS thread of the `images` lane (blocking.py: off
+the event loop, at most two at once a worker), and one at a time per image
+and size: the requests that come while it is made wait for it and send the
+file it wrote.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, abort, current_app, request, send_file
 from PIL import UnidentifiedImageError
 
-from . import renditions, upstreams
+from . import blocking, renditions, upstreams
 from .model import LOCAL_IMAGE, rendition_size
 from .upstreams.library import Library, LocalSource
 
@@ -61,6 +68,9 @@ def image(name: str) -> Response:
         return _headers(Response(status=304), etag)
     try:
         path = _rendition(source, name, suffix, size, ext)
+    except renditions.TooLarge as exc:
+        log.warning("not serving %s: %s (GATEWAY_IMAGE_MAX_PIXELS)", name, exc)
+        abort(404)
     except (OSError, UnidentifiedImageError, ValueError):
         log.exception("cannot make %s from %s", name, source.file)
         abort(404)
@@ -84,16 +94,30 @@ def _rendition(source: LocalSource, name: str, suffix: str, size: tuple[int, int
     """The file to send: the cached rendition, made now if it is not there yet; None when the file is gone."""
     if source.files and source.file is None:
         return None
-    if source.file is not None and suffix == "o" and renditions.orientation(source.file) == 1:
-        return source.file  # an upright original is sent as the camera wrote it
     photo_id = source.photo.id
     path = Path(current_app.extensions["gateway.image_cache"]) / f"v{renditions.VERSION}" / photo_id[-2:] / name
     if path.exists():
         return path
-    if source.file is not None:
-        data = renditions.from_file(source.file, suffix, size, ext)
-    else:
-        data = renditions.drawn(source.photo, suffix, size)
+    max_pixels = current_app.config["IMAGE_MAX_PIXELS"]
+    with blocking.one_at_a_time(str(path)):
+        return blocking.run("images", _make, source, path, suffix, size, ext, max_pixels)
+
+
+def _make(source: LocalSource, path: Path, suffix: str, size: tuple[int, int], ext: str, max_pixels: int) -> Path:
+    """Make and write the rendition (in the images lane's OS thread: no Flask context here)."""
+    if source.file is not None and suffix == "o" and renditions.orientation(source.file) == 1:
+        return source.file  # an upright original is sent as the camera wrote it: nothing is decoded
+    if path.exists():  # made while this request waited its turn
+        return path
+    try:
+        if source.file is not None:
+            data = renditions.from_file(source.file, suffix, size, ext, max_pixels)
+        elif size[0] * size[1] > max_pixels:
+            raise renditions.TooLarge(f"a drawn photo of {size[0]} × {size[1]} pixels, more than {max_pixels:,}")
+        else:
+            data = renditions.drawn(source.photo, suffix, size)
+    finally:
+        renditions.release_memory()
     path.parent.mkdir(parents=True, exist_ok=True)
     # Written aside and renamed: a reader never sees half a file, and two
     # workers making the same rendition both leave a whole one.

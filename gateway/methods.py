@@ -1,6 +1,12 @@
 """METHODS: the allowlist of Flickr methods that return a standard photos
-response (SPEC section 2), with their required arguments, whether they take
-a bbox, and how a feed names and links the call.
+response (SPEC section 2), with their required arguments, the arguments
+each takes on Flickr, whether they take a bbox, and how a feed names and
+links the call.
+
+Only a method's own documented arguments (ARGS, from Flickr's API pages and
+flickr.reflection.getMethodInfo) reach the cache key and the upstream
+(SPEC 7): anything else is dropped like an unknown extra, so `&junk1=1`,
+`&junk2=1`, … are one call, one cache entry and no upstream traffic.
 
 The gateway never forwards a method outside this table, so no write method
 can be reached through it. KNOWN_OTHER lists real Flickr methods that are
@@ -58,6 +64,47 @@ def _search_link(args: Args) -> str:
     return f"{WWW}/search/"
 
 
+# The gateway's own paging and extras, kept for every method: it caps per_page,
+# reports pagination and filters extras itself (SPEC 4, 9), whatever Flickr takes.
+PAGING = ("extras", "per_page", "page")
+# flickr.photos.getWithGeoData / getWithoutGeoData (and people.getPhotos' date filters).
+_DATES = ("min_upload_date", "max_upload_date", "min_taken_date", "max_taken_date")
+_CONTACTS = ("count", "just_friends", "single_photo", "include_self")
+
+# Each method's arguments besides api_key, as Flickr documents them
+# (flickr.com/services/api/<method>.html; flickr.reflection.getMethodInfo for
+# photos.search, people.getPhotosOf, photosets.getPhotos, galleries.getPhotos
+# and panda.getPhotos). None of them is a keyword of flickrapi's
+# (`_method_name`, `timeout`, `parse_format`, `wrapped_method`, `self`): a
+# caller's argument of that name never reaches the client library.
+ARGS: dict[str, tuple[str, ...]] = {
+    "flickr.photos.search": (
+        "user_id", "tags", "tag_mode", "text", *_DATES, "license", "sort", "privacy_filter", "bbox",
+        "accuracy", "safe_search", "content_type", "content_types", "video_content_types", "machine_tags",
+        "machine_tag_mode", "group_id", "contacts", "woe_id", "place_id", "media", "has_geo", "geo_context",
+        "lat", "lon", "radius", "radius_units", "is_commons", "in_gallery", "is_getty",
+    ),
+    "flickr.photos.getRecent": (),
+    "flickr.photos.getWithGeoData": (*_DATES, "privacy_filter", "sort", "media"),
+    "flickr.photos.getWithoutGeoData": (*_DATES, "privacy_filter", "sort", "media"),
+    "flickr.photos.recentlyUpdated": ("min_date",),
+    "flickr.photos.getContactsPublicPhotos": ("user_id", *_CONTACTS),
+    "flickr.photos.getContactsPhotos": _CONTACTS,
+    "flickr.photos.geo.photosForLocation": ("lat", "lon", "accuracy"),
+    "flickr.interestingness.getList": ("date",),
+    "flickr.people.getPublicPhotos": ("user_id", "safe_search"),
+    "flickr.people.getPhotos": ("user_id", "safe_search", *_DATES, "content_type", "privacy_filter"),
+    "flickr.people.getPhotosOf": ("user_id", "owner_id"),
+    "flickr.favorites.getPublicList": ("user_id", "min_fave_date", "max_fave_date"),
+    "flickr.favorites.getList": ("user_id", "min_fave_date", "max_fave_date"),
+    "flickr.groups.pools.getPhotos": ("group_id", "tags", "user_id"),
+    "flickr.photosets.getPhotos": ("photoset_id", "user_id", "privacy_filter", "media"),
+    "flickr.galleries.getPhotos": ("gallery_id", "continuation", "get_user_info", "get_gallery_info"),
+    "flickr.panda.getPhotos": ("panda_name",),
+    "flickr.tags.getClusterPhotos": ("tag", "cluster_id"),
+}
+
+
 @dataclass(frozen=True)
 class Method:
     name: str
@@ -67,12 +114,18 @@ class Method:
     link: Callable[[Args, Args], str] = lambda args, info: f"{WWW}/photos/"
     # Flickr's code and message when a required argument is missing.
     missing: tuple[int, str] = (1, "Required arguments missing")
+    # Every argument the call keeps: the method's own (ARGS) and the gateway's PAGING.
+    takes: frozenset[str] = frozenset(PAGING)
+
+    def own_args(self, args: Args) -> dict[str, str]:
+        """The arguments this method takes, in the caller's order; others and empty values are dropped."""
+        return {k: v for k, v in args.items() if k in self.takes and v.strip()}
 
 
 def _m(name: str, *required: str, bbox: bool = False, title=None, link=None,
        missing: tuple[int, str] = (1, "Required arguments missing")) -> Method:
     return Method(name, required, bbox, title or (lambda a, i: "Photos"),
-                  link or (lambda a, i: f"{WWW}/photos/"), missing)
+                  link or (lambda a, i: f"{WWW}/photos/"), missing, frozenset((*ARGS[name], *PAGING)))
 
 
 def _set_title(kind: str, set_id: str, i: Args) -> str:

@@ -47,7 +47,7 @@ REQUESTS = Counter("gateway_requests", "HTTP requests answered, by endpoint, for
                    ["endpoint", "format", "status"])
 LATENCY = Histogram("gateway_request_duration_seconds", "Time to answer a request, to its last byte",
                     ["endpoint"], buckets=LATENCY_BUCKETS)
-CACHE = Counter("gateway_cache_results", "/services/rest/ answers by cache result: "
+CACHE = Counter("gateway_cache_results", "/services/rest/ and feed URL answers by cache result: "
                 "fast (answered before Flask), hit, miss, stale (an expired copy served)", ["result"])
 UPSTREAM_CALLS = Counter("gateway_upstream_calls", "Calls to the upstream, by outcome: ok, answer (a Flickr "
                          "error about the call, e.g. not found), failure", ["upstream", "outcome"])

@@ -54,6 +54,9 @@ LOCAL_NSID = "@L00"
 LOCAL_SUFFIXES = tuple(suffix for suffix, _edge in URL_EXTRAS.values())
 LOCAL_IMAGE = re.compile(r"(?P<id>[1-9][0-9]{0,19})(?:_(?P<suffix>[a-z]))?\.(?P<ext>jpg|png)")
 WWW = "https://www.flickr.com"
+# An absolute http(s) URL with a host and nothing a browser would read otherwise
+# (no whitespace, controls, quotes, angle brackets or backslashes).
+HTTP_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f\"'<>\\/?#]+(?:[/?#][^\s\x00-\x1f\x7f\"'<>\\]*)?", re.IGNORECASE)
 DEFAULT_BUDDYICON = "https://www.flickr.com/images/buddyicon.gif"
 
 # flickr.photos.licenses.getInfo: id → (name, url); 0 has no URL to link.
@@ -70,6 +73,23 @@ LICENSES: dict[str, tuple[str, str]] = {
     "9": ("Public Domain Dedication (CC0)", "https://creativecommons.org/publicdomain/zero/1.0/"),
     "10": ("Public Domain Mark", "https://creativecommons.org/publicdomain/mark/1.0/"),
 }
+
+# What one photo may carry, from any upstream or file (a 5 MB title made every feed holding the photo
+# 16-36 MB). Longer text is cut; a longer tag is left out (a cut tag would be another tag); tags past
+# TAGS_MAX (Flickr's own limit per photo), and as many machine tags, are left out.
+TITLE_MAX = 1_000  # characters
+DESCRIPTION_MAX = 20_000  # characters; also a gallery curator's comment
+TAGS_MAX = 75
+TAG_MAX = 128  # characters
+# SQLite's INTEGER; a number outside it from an upstream (accuracy, farm, views, o_height, …) is
+# garbage, read as unknown like any other unreadable number.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
+def capped_tags(tags: object) -> tuple[str, ...]:
+    """Tags without repeats ("Sony" and "sony" both become "sony" on Flickr), within TAG_MAX and TAGS_MAX."""
+    return tuple(t for t in dict.fromkeys(tags) if len(t) <= TAG_MAX)[:TAGS_MAX]  # type: ignore[call-overload]
+
 
 # The text children of a <gallery> element (the rest are attributes).
 SET_TEXT = ("title", "description")
@@ -134,6 +154,15 @@ class Photo:
     # A local photo's gateway: the request's root URL (Page.with_image_base), where its images and
     # its pages are. Never stored nor sent: it belongs to the request, not to the photo.
     base: str = ""
+
+    def __post_init__(self) -> None:
+        # The one gate for image and enclosure URLs, whatever made the photo (a
+        # Flickr answer, an import, a library row, a local rendition): a url_*
+        # that is not an absolute http(s) URL ("javascript:…", "data:…",
+        # "//host/…") is dropped, and the image is then built from server and
+        # secret (image()) as if Flickr had not sent it. Every format reads sizes only.
+        if not all(HTTP_URL.fullmatch(s.url) for s in self.sizes):
+            object.__setattr__(self, "sizes", tuple(s for s in self.sizes if HTTP_URL.fullmatch(s.url)))
 
     @property
     def geotagged(self) -> bool:
@@ -206,9 +235,10 @@ class Page:
 
 def _int(value: object, default: int = 0) -> int:
     try:
-        return int(float(str(value).strip()))
+        number = int(float(str(value).strip()))
     except (TypeError, ValueError, OverflowError):
         return default
+    return number if INT_MIN <= number <= INT_MAX else default
 
 
 # The last second of year 9999: feeds and HTTP dates write four-digit years, so a
@@ -254,7 +284,8 @@ def photo_from_attrs(attrs: Mapping[str, object], owner: str = "", ownername: st
     for key, (suffix, _edge) in URL_EXTRAS.items():
         url = attrs.get(f"url_{key}")
         if url:
-            sizes.append(Size(suffix, clean(url), _int(attrs.get(f"width_{key}")), _int(attrs.get(f"height_{key}"))))
+            width, height = _int(attrs.get(f"width_{key}")), _int(attrs.get(f"height_{key}"))
+            sizes.append(Size(suffix, clean(url).strip(), width, height))
     extra = {
         k: clean(v) for k, v in attrs.items()
         if k not in _FIELDS and not k.startswith(("url_", "width_", "height_")) and not isinstance(v, Mapping | list)
@@ -266,8 +297,8 @@ def photo_from_attrs(attrs: Mapping[str, object], owner: str = "", ownername: st
         secret=clean(attrs.get("secret", "")),
         server=clean(attrs.get("server", "")),
         farm=_int(attrs.get("farm")),
-        title=_text(attrs.get("title", "")),
-        description=_text(attrs.get("description", "")),
+        title=_text(attrs.get("title", ""))[:TITLE_MAX],
+        description=_text(attrs.get("description", ""))[:DESCRIPTION_MAX],
         ownername=clean(attrs.get("ownername") or ownername),
         realname=clean(attrs.get("realname", "")),
         pathalias=clean(attrs.get("pathalias") or attrs.get("path_alias") or ""),
@@ -279,20 +310,19 @@ def photo_from_attrs(attrs: Mapping[str, object], owner: str = "", ownername: st
         datetakengranularity=_int(attrs.get("datetakengranularity")),
         datetakenunknown=_int(attrs.get("datetakenunknown")),
         license=clean(attrs.get("license", "")),
-        # Flickr's normalised tags can repeat ("Sony" and "sony" both become "sony").
-        tags=tuple(dict.fromkeys(clean(attrs.get("tags", "")).split())),
-        machine_tags=tuple(clean(attrs.get("machine_tags", "")).split()),
+        tags=capped_tags(clean(attrs.get("tags", "")).split()),
+        machine_tags=capped_tags(clean(attrs.get("machine_tags", "")).split()),
         latitude=_float(attrs.get("latitude")),
         longitude=_float(attrs.get("longitude")),
         accuracy=_int(attrs.get("accuracy")),
         media=clean(attrs.get("media") or "photo"),
-        views=_int(views) if views not in (None, "") else None,
+        views=_int(views, -1) if views not in (None, "") and _int(views, -1) >= 0 else None,  # garbage = unknown
         originalsecret=clean(attrs.get("originalsecret", "")),
         originalformat=clean(attrs.get("originalformat", "")),
         o_width=_int(attrs.get("o_width") or attrs.get("width_o")),
         o_height=_int(attrs.get("o_height") or attrs.get("height_o")),
         sizes=tuple(sorted(sizes, key=lambda s: SUFFIX_EDGE[s.suffix] or 10**6)),
-        comment=_text(attrs.get("comment", "")),
+        comment=_text(attrs.get("comment", ""))[:DESCRIPTION_MAX],
         extra=MappingProxyType(extra),
     )
 

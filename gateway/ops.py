@@ -106,11 +106,13 @@ def _cache() -> dict[str, Any]:
     backend = cache.get().backend
     client = getattr(backend, "client", None)  # only the Redis backend has one
     name = type(backend).__name__.removesuffix("Backend").lower()
+    # The size bound of a shared backend: its limit, the bytes counted, Redis's own policy.
+    bound = backend.usage() if hasattr(backend, "usage") else {}
     if client is None:
-        return {"backend": name, "ok": True}
+        return {"backend": name, "ok": True, **bound}
     try:
         client.ping()
-        return {"backend": name, "ok": True}
+        return {"backend": name, "ok": True, **bound}
     except Exception as exc:  # any failure of a backend the gateway can serve without
         return {"backend": name, "ok": False, "error": f"Redis cannot be reached ({type(exc).__name__})"}
 

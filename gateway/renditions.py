@@ -5,13 +5,23 @@ and cut to one size of Flickr's ladder (model.rendition_size: squares for s
 and q, the longest edge for the others, never upscaled). Demo and synthetic
 photos have no file: they are drawn, a coloured scene labelled with the
 photo's title and place, the same for the same photo every time.
+
+Memory: a JPEG is decoded at the smallest scale libjpeg offers that still
+covers the size (draft: 1/2, 1/4 or 1/8), a PNG whole (the format has no
+reduced decode) and then reduced; the cut is made in the file's own
+orientation and only the small result is turned upright. Nothing over
+GATEWAY_IMAGE_MAX_PIXELS is decoded or drawn (TooLarge), and after each
+render the C heap is trimmed (`release_memory`): glibc otherwise keeps the
+freed blocks of a large decode, and an idle worker stayed at 1.2 GB.
 """
 
 from __future__ import annotations
 
 import colorsys
+import ctypes
 import hashlib
 import io
+from functools import cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
@@ -23,6 +33,14 @@ VERSION = 1
 JPEG_QUALITY = 85
 ORIGINAL_QUALITY = 95  # a rotated original is re-encoded; keep it close to the camera's
 ROTATED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
+# EXIF orientation → the transpose that makes it upright (as ImageOps.exif_transpose does).
+UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+           5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+           8: Image.Transpose.ROTATE_90}
+
+
+class TooLarge(Exception):
+    """The rendition would decode or draw more than the pixel cap allows."""
 
 
 def orientation(path: Path) -> int:
@@ -31,18 +49,41 @@ def orientation(path: Path) -> int:
         return int(img.getexif().get(0x0112, 1) or 1)
 
 
-def from_file(path: Path, suffix: str, size: tuple[int, int], fmt: str = "jpg") -> bytes:
-    """The rendition `suffix` of an image file, `size` pixels once upright, encoded as `fmt`."""
+def from_file(path: Path, suffix: str, size: tuple[int, int], fmt: str = "jpg",
+              max_pixels: int | None = None) -> bytes:
+    """The rendition `suffix` of an image file, `size` pixels once upright, encoded as `fmt`.
+
+    TooLarge when the file has more than `max_pixels` pixels (nothing is decoded then).
+    """
     with Image.open(path) as img:
-        turns = int(img.getexif().get(0x0112, 1) or 1) in ROTATED
+        if max_pixels is not None and img.width * img.height > max_pixels:
+            raise TooLarge(f"{path}: {img.width} × {img.height} pixels, more than {max_pixels:,}")
+        turn = int(img.getexif().get(0x0112, 1) or 1)
+        stored = (size[1], size[0]) if turn in ROTATED else size  # the size in the file's own orientation
         if img.format == "JPEG" and suffix != "o":
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers the size:
             # a 24-megapixel file then costs a fraction of a full decode.
-            img.draft("RGB", (size[1], size[0]) if turns else size)
-        upright = ImageOps.exif_transpose(img)
+            img.draft("RGB", stored)
         icc = img.info.get("icc_profile")
-        out = _cut(upright, suffix, size)
+        out = _cut(img, suffix, stored)
+        if turn in UPRIGHT:
+            out = out.transpose(UPRIGHT[turn])
         return _encode(out, fmt, icc, ORIGINAL_QUALITY if suffix == "o" else JPEG_QUALITY)
+
+
+@cache
+def _malloc_trim() -> object | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: its allocator gives memory back by itself, or never
+        return None
+
+
+def release_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc's malloc_trim; a no-op elsewhere)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)  # type: ignore[operator]
 
 
 def drawn(photo: Photo, suffix: str, size: tuple[int, int]) -> bytes:

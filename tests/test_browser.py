@@ -207,6 +207,29 @@ def test_without_javascript_the_form_submits_and_the_server_renders(server, brow
     screenshot(driver, "builder-nojs-desktop", 1280)
 
 
+def test_the_builder_offers_the_flickr_feed_address_where_one_exists(server, browser):
+    driver = browser()
+    driver.get(f"{server}/")
+    wait = WebDriverWait(driver, WAIT)
+    wait.until(lambda d: d.find_element(By.ID, "copy-url").is_displayed())
+    Select(driver.find_element(By.ID, "f-method")).select_by_value("flickr.photos.search")
+    driver.find_element(By.ID, "f-tags").send_keys("botany")
+    Select(driver.find_element(By.ID, "f-format")).select_by_value("feed-atom_10")
+
+    gne = f"{server}/services/feeds/photos_public.gne?tagmode=any&tags=botany"
+    wait.until(lambda d: value(d, "gne-url") == gne and d.find_element(By.ID, "gne-row").is_displayed())
+    status_code, content_type, body = fetch(gne)
+    _, _, api_body = fetch(value(driver, "api-url"))
+    feed, api = feedparser.parse(body), feedparser.parse(api_body)
+    assert status_code == 200 and content_type == "application/atom+xml" and feed.bozo == 0
+    assert feed.feed.title == "Recent Uploads tagged botany"
+    assert [e.id for e in feed.entries] == [e.id for e in api.entries] and feed.entries
+
+    # A text search is no feed Flickr had: the address is withdrawn.
+    driver.find_element(By.ID, "f-text").send_keys("fern")
+    wait.until(lambda d: not d.find_element(By.ID, "gne-row").is_displayed() and value(d, "gne-url") == "")
+
+
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
     """The gateway on the demo library (local photos: the gateway draws their images and serves their pages)."""

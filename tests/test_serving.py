@@ -261,7 +261,8 @@ def test_the_app_under_gevent_keeps_its_locks_and_bounds(upstream, cache, tmp_pa
     config = {"LIBRARY_PATH": str(tmp_path / "lib.sqlite"), "IMAGE_CACHE": str(tmp_path / "images"), "DEMO": 1}
     if upstream == "flickr":
         config.update(UPSTREAM="flickr", FLICKR_API_KEY="k" * 32, FLICKR_API_SECRET="s" * 16,
-                      FLICKR_REST_URL=replay.url, UPSTREAM_RATE=0, MAX_PER_PAGE=10)
+                      FLICKR_REST_URL=replay.url, UPSTREAM_RATE=0, MAX_PER_PAGE=10,
+                      UPSTREAM_TIMEOUT=60)  # 150 calls through 16 sessions: the last wait their turn
         group = "method=flickr.groups.pools.getPhotos&group_id=31849566@N00&format=feed-rss_200"
         same = group  # no extras: the only call without them
         pairs = [f"{a},{b}" for n, a in enumerate(FEED_EXTRAS) for b in FEED_EXTRAS[n + 1:]]

@@ -53,7 +53,9 @@ def cache_key(kind: str, *parts: object) -> str:
     return f"{kind}:{hashlib.sha256(raw.encode()).hexdigest()}"
 
 
-def backend_from_url(url: str, max_entries: int, max_bytes: int) -> Backend:
+def backend_from_url(url: str, max_entries: int, max_bytes: int, shared_max_bytes: int = 256 * 1024 * 1024) -> Backend:
+    """The backend for GATEWAY_CACHE_URL: memory:// bounded by max_entries and max_bytes (per
+    process), file:// and redis:// by shared_max_bytes (all workers together)."""
     scheme = urlparse(url).scheme
     if scheme == "memory":
         from .memory import MemoryBackend
@@ -63,11 +65,11 @@ def backend_from_url(url: str, max_entries: int, max_bytes: int) -> Backend:
         from .files import FileBackend
 
         parsed = urlparse(url)  # file:///var/cache/gateway, or file://instance/cache (relative)
-        return FileBackend(parsed.netloc + parsed.path)
+        return FileBackend(parsed.netloc + parsed.path, shared_max_bytes)
     if scheme in ("redis", "rediss", "unix"):
         from .shared import RedisBackend
 
-        return RedisBackend(url)
+        return RedisBackend(url, shared_max_bytes)
     raise ValueError(f"GATEWAY_CACHE_URL must be memory://, file:///path or redis://host:port/db, got {url!r}")
 
 
@@ -218,10 +220,14 @@ def init_app(app: Flask) -> None:
     from .memory import MemoryBackend
 
     config = app.config
-    backend = backend_from_url(config["CACHE_URL"], config["CACHE_MAX_ENTRIES"], config["CACHE_MAX_BYTES"])
+    backend = backend_from_url(config["CACHE_URL"], config["CACHE_MAX_ENTRIES"], config["CACHE_MAX_BYTES"],
+                               config["CACHE_SHARED_MAX_BYTES"])
     # A hit on a shared backend costs a Redis round trip or a file read; hot entries skip it.
     local = None if isinstance(backend, MemoryBackend) else MemoryBackend(config["CACHE_MAX_ENTRIES"],
                                                                          config["CACHE_MAX_BYTES"])
+    policy = getattr(backend, "memory_policy", None)
+    if policy is not None:
+        policy()  # Redis's own maxmemory policy, checked (and logged when unbounded) at start
     app.extensions["gateway.cache"] = Cache(backend, config["CACHE_TTL"], config["CACHE_STALE"],
                                             wait=config["UPSTREAM_TIMEOUT"] + 5, local=local)
 

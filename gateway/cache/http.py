@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from werkzeug.http import parse_accept_header, parse_date, parse_etags
 
 from ..access import observation
+from ..upstreams import data_version
 from . import Cache
 from .entry import Entry
 
@@ -95,11 +96,13 @@ def not_modified(environ: dict, etag: str, updated: int) -> bool:
 
 
 class Known(NamedTuple):
-    """What the endpoint learnt of a raw request: its response key, and its method and format for the log."""
+    """What the endpoint learnt of a raw request: its response key, its method and format for the log,
+    and the upstream's data version the key was made for."""
 
     key: str
     method: str
     format: str
+    version: int = 0
 
 
 class KnownRequests:
@@ -151,6 +154,10 @@ class FastHits:
         try:
             known = self.extensions["gateway.known"].get(raw_request(environ))
             cache: Cache = self.extensions["gateway.cache"]
+            # The upstream's data changed since the key was made (a library import, on any
+            # worker or command): the endpoint makes the key again and answers afresh.
+            if known is not None and known.version != data_version(self.extensions["gateway.upstream"])[0]:
+                known = None
             entry = cache.get(known.key) if known is not None else None
             if entry is not None and entry.fresh(time.time()):
                 obs = observation(environ)

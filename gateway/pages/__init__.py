@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 
-from .. import errors, upstreams
+from .. import errors, feeds, upstreams
 from ..api import parse_call
 from ..errors import FlickrError
 from ..formats import FORMATS
@@ -89,7 +89,8 @@ def builder() -> str:
 
 @bp.get("/preview")
 def preview() -> str:
-    return render_template("_preview.html", preview=_preview(_args(request.args)))
+    args = _args(request.args)
+    return render_template("_preview.html", preview=_preview(args), gne_url=_gne_url(args))
 
 
 @bp.get("/download.kml")
@@ -130,7 +131,14 @@ def _feed(args: Mapping[str, str]) -> dict[str, object]:
         "reader": form.is_reader_format(name),
         "kml_href": f"{request.script_root}/download.kml?{form.query(plain)}" if KML_NL in FORMATS else "",
         "geojson_url": f"{_rest_url()}?{form.query({**plain, 'format': GEOJSON})}" if GEOJSON in FORMATS else "",
+        "gne_url": _gne_url(args),
     }
+
+
+def _gne_url(args: Mapping[str, str]) -> str:
+    """The same feed as Flickr's public feed URL (/services/feeds/….gne), '' where none answers this call."""
+    path = feeds.feed_for(args)
+    return f"{request.url_root}services/feeds/{path}" if path else ""
 
 
 def kml_filename(args: Mapping[str, str]) -> str:

@@ -15,6 +15,8 @@
   const feedLink = $("feed-link");
   const kmlLink = $("kml-link");
   const geojsonBox = $("geojson-url");
+  const gneRow = $("gne-row");
+  const gneBox = $("gne-url");
   const copyButton = $("copy-url");
   const copyStatus = $("copy-status");
   const previewStatus = $("preview-status");
@@ -117,6 +119,10 @@
       previewBody.innerHTML = await response.text();
       const data = previewBody.querySelector(".preview");
       previewStatus.textContent = data ? data.dataset.summary : "";
+      // The server knows which calls a Flickr feed URL answers (feed_for in gateway/feeds/mapping.py).
+      const gne = data ? data.dataset.gne : "";
+      gneBox.value = gne;
+      gneRow.hidden = !gne;
       const link = document.querySelector('link[rel="alternate"]');
       if (link && data) link.title = data.dataset.title;
     } catch (error) {
@@ -160,7 +166,7 @@
 
   copyButton.hidden = false;
   copyButton.addEventListener("click", copy);
-  for (const box of [urlBox, geojsonBox]) {
+  for (const box of [urlBox, geojsonBox, gneBox]) {
     if (box) box.addEventListener("focus", () => box.select());
   }
   showFields(form.elements.method.value.trim());

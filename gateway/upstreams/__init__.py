@@ -25,3 +25,9 @@ def init_app(app: Flask) -> None:
 
 def get() -> Upstream:
     return current_app.extensions["gateway.upstream"]
+
+
+def data_version(upstream: object) -> tuple[int, int]:
+    """The upstream's (version, last change time), (0, 0) for one without a data version."""
+    read = getattr(upstream, "data_version", None)
+    return read() if read is not None else (0, 0)

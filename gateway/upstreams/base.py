@@ -20,3 +20,8 @@ class Upstream(Protocol):
     name: str
 
     def photos(self, method: str, args: Mapping[str, str]) -> Page: ...
+
+    # (version, unix time of the last change) of the upstream's data, read before every
+    # answer (so it must cost microseconds): part of every cache key, so that a change
+    # is in the very next response. (0, 0) for an upstream that cannot tell (Flickr).
+    def data_version(self) -> tuple[int, int]: ...

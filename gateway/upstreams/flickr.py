@@ -50,10 +50,10 @@ FEED_EXTRAS = (
 #              owner="196127201@N06" username="kucinskikaren" …><title>Sunrise/Sunsets</title></gallery>
 SET_INFO = {"flickr.galleries.getPhotos": {"get_gallery_info": "1"}}
 
-# Never forwarded, whatever api.py let through: the caller's credentials
-# (Flickr would see someone else's key beside ours), the response envelope
-# (this module always asks for bare JSON), and flickrapi's own keywords
-# (`timeout=` would set our socket timeout, `_method_name` would clash).
+# Never forwarded, whatever api.py let through (it keeps only a method's documented
+# arguments, methods.ARGS): the caller's credentials (Flickr would see someone
+# else's key beside ours), the response envelope (this module always asks for bare JSON),
+# and two names no Flickr method takes that once steered flickrapi (`timeout`, `_method_name`).
 NOT_FORWARDED = frozenset({
     "api_key", "api_sig", "auth_token", "perms", "frob", "method", "format", "nojsoncallback",
     "jsoncallback", "timeout", "_method_name",
@@ -127,6 +127,10 @@ class Flickr:
         ) as exc:
             raise _failure(exc) from None
 
+    def data_version(self) -> tuple[int, int]:
+        """Flickr says nothing of its changes: cached copies live their TTL (see upstreams/base.py)."""
+        return (0, 0)
+
     def _spend(self) -> None:
         """Take one call from the budget, or fail as "unavailable" until the next one.
 
@@ -162,6 +166,12 @@ class Flickr:
     def _call(self, method: str, params: Mapping[str, str]) -> object:
         """One signed call; the decoded JSON of a stat=ok answer.
 
+        The arguments go to flickrapi's signed POST as one dict, never as keyword
+        arguments: do_flickr_call(**params) would make a caller's argument named
+        like one of flickrapi's own parameters (`timeout`, `_method_name`,
+        `parse_format`, `wrapped_method`, `self`) a TypeError instead of data.
+        parse_json raises flickrapi's FlickrError for stat=fail, as do_flickr_call does.
+
         Each call borrows a FlickrAPI (and its HTTP session, which keeps its
         connection to Flickr alive) from a pool of at most MAX_CALLS: under
         gevent every client connection is a greenlet, and one session per
@@ -177,7 +187,8 @@ class Flickr:
             if api is None:
                 api = self._new_api()
             try:
-                return api.do_flickr_call(method, timeout=self.timeout, **params)
+                data = {**params, "method": method, "format": "json", "nojsoncallback": "1"}
+                return api.parse_json(api.flickr_oauth.do_request(api.REST_URL, data, timeout=self.timeout))
             finally:
                 with self._lock:
                     self._idle.append(api)

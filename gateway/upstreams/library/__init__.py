@@ -4,6 +4,7 @@
     arguments.py the parsers plan.py uses: coordinates, tags, text, boxes, dates
     search.py    a Plan answered from the tables; the semantics and error table
     importer.py  recorded Flickr responses in, membership from the call
+    budget.py    the time budget of each call and the bound on long calls at once
     folder.py    image files in (`add-folder`), found again for the image route
     manage.py    `list` and `remove`: owners and sets by their ids, photos out again
     exif.py      what an image file says about itself (Pillow)
@@ -18,21 +19,23 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from flask import Flask
 
+from ... import blocking
 from ...errors import FlickrError, unavailable
 from ...model import Page
-from . import demo, folder, importer, manage, plan, search, store, synth
+from . import budget, demo, folder, importer, manage, plan, search, store, synth
 from .folder import LocalSource
 from .importer import Skipped
 
 __all__ = ["Library", "LocalSource", "Skipped", "create"]
 
 log = logging.getLogger("gateway.library")
+T = TypeVar("T")
 
 
 class Library:
@@ -40,23 +43,34 @@ class Library:
 
     name = "library"
 
-    def __init__(self, path: str, demo: bool = False):
+    def __init__(self, path: str, demo: bool = False, query_seconds: float = 0, heavy_queries: int = 2,
+                 max_pixels: int = folder.MAX_PIXELS):
         self.path = path
         self.store = store.Store(path)
+        self._data_version = store.DataVersion(path)
+        self.budget = budget.Budget(query_seconds, heavy_queries)
+        self.max_pixels = max_pixels
         self._told_empty = False
         # Serving with GATEWAY_DEMO=1: the first call of this process fills an empty library with the demo.
         # Commands never call photos(), so they never make it.
         self._demo_pending = demo
-        self._demo_lock = threading.Lock()
+        self._demo_lock = blocking.native_lock()  # taken in the library lane's OS threads
 
     def photos(self, method: str, args: Mapping[str, str]) -> Page:
         """One page of a standard photos response; FlickrError with Flickr's code for bad calls."""
         wanted = plan.plan(method, args)
+        # In an OS thread (blocking.py): under gevent, a long query never holds the event loop, and
+        # the calls expected to be long queue in a lane of their own, behind no cheap one.
+        heavy = budget.likely_heavy(wanted)
+        return blocking.run("library-heavy" if heavy else "library", self._find, wanted, heavy)
+
+    def _find(self, wanted: plan.Plan, heavy: bool = False) -> Page:
         try:
             conn = self.store.connection()
             if self._demo_pending:
                 self._make_demo(conn)
-            with store.transaction(conn, "DEFERRED"):  # count and page from one snapshot
+            # Count and page from one snapshot; the budget's handler is gone before the ROLLBACK runs.
+            with store.transaction(conn, "DEFERRED"), self.budget.watch(conn, slotted=not heavy):
                 if store.is_empty(conn):
                     self._tell_empty()
                     return search.empty(wanted)
@@ -69,6 +83,10 @@ class Library:
         except sqlite3.DatabaseError:
             log.exception("the photo library at %s cannot be read", self.path)
             raise unavailable() from None
+
+    def data_version(self) -> tuple[int, int]:
+        """(version, unix time of the last change): every write bumps it (store.changed), on any worker."""
+        return self._data_version.get()
 
     def import_file(self, path: str | Path, call: Mapping[str, str] | None = None,
                     notes: list[str] | None = None) -> int:
@@ -88,15 +106,15 @@ class Library:
                    claim: bool = False) -> folder.Report:
         """Add a folder's new and changed JPEG and PNG files, forget those gone (folder.py); `on_skip`
         hears of each file skipped; `claim`: the folder's known photos move to `owner`."""
-        return folder.add_folder(self.store.connection(), Path(path), owner, group, on_skip, claim)
+        return folder.add_folder(self.store.connection(), Path(path), owner, group, on_skip, claim, self.max_pixels)
 
     def owners(self) -> list[manage.Owner]:
         """Every owner with photos in the library (`library list`)."""
-        return manage.owners(self.store.connection())
+        return self._read(manage.owners)
 
     def sets(self) -> list[manage.Set]:
         """Every group, album, gallery and favorites list, with photo counts (`library list`)."""
-        return manage.sets(self.store.connection())
+        return self._read(manage.sets)
 
     def select(self, **selectors) -> manage.Selection:
         """The photos named by manage.select's selectors; raises manage.NotFound."""
@@ -108,19 +126,19 @@ class Library:
 
     def set_info(self, kind: str, set_id: str) -> manage.Set | None:
         """One group, album or gallery with its photo count; None when unknown."""
-        return manage.set_info(self.store.connection(), kind, set_id)
+        return self._read(manage.set_info, kind, set_id)
 
     def sets_of_photo(self, photo_id: str) -> list[manage.Set]:
         """The groups, albums and galleries a photo is in (its page lists them)."""
-        return manage.sets_of_photo(self.store.connection(), photo_id)
+        return self._read(manage.sets_of_photo, photo_id)
 
     def sets_of_owner(self, nsid: str) -> list[manage.Set]:
         """An owner's albums and galleries, and the groups holding their photos (their page lists them)."""
-        return manage.sets_of_owner(self.store.connection(), nsid)
+        return self._read(manage.sets_of_owner, nsid)
 
     def local_source(self, photo_id: str) -> LocalSource | None:
         """The local photo with this id and the file its image comes from (None for a drawn one)."""
-        return folder.local_source(self.store.connection(), photo_id)
+        return self._read(folder.local_source, photo_id)
 
     def stats(self) -> dict[str, int | str]:
         counts: dict[str, int | str] = dict(store.stats(self.store.connection()))
@@ -135,8 +153,13 @@ class Library:
         """Add `count` synthetic photos through the bulk path (synth.py); returns how many went in."""
         return synth.synthesize(self.store.connection(), count, seed)
 
+    def _read(self, fn: Callable[..., T], *args: object) -> T:
+        """fn(connection, *args) for a page or an image, in an OS thread of the library lane (blocking.py)."""
+        return blocking.run("library", lambda: fn(self.store.connection(), *args))
+
     def close(self) -> None:
         self.store.close()
+        self._data_version.close()
 
     def _make_demo(self, conn: sqlite3.Connection) -> None:
         with self._demo_lock:
@@ -156,4 +179,6 @@ class Library:
 
 def create(app: Flask) -> Library:
     """The library at LIBRARY_PATH (relative to the current directory); nothing is opened yet."""
-    return Library(os.path.abspath(app.config["LIBRARY_PATH"]), demo=bool(app.config["DEMO"]))
+    return Library(os.path.abspath(app.config["LIBRARY_PATH"]), demo=bool(app.config["DEMO"]),
+                   query_seconds=app.config["LIBRARY_QUERY_MS"] / 1000,
+                   heavy_queries=app.config["LIBRARY_HEAVY_QUERIES"], max_pixels=app.config["IMAGE_MAX_PIXELS"])

@@ -4,7 +4,12 @@
            0x9C9B XPTitle, 0x9C9C XPComment, 0x9C9E XPKeywords (UTF-16LE, as Windows writes them)
     Exif   0x9003 DateTimeOriginal "2023:07:22 08:15:00" (camera local time, no zone)
     GPS    1/2 GPSLatitudeRef "N"|"S" + GPSLatitude (deg, min, sec rationals),
-           3/4 GPSLongitudeRef "E"|"W" + GPSLongitude, 31 GPSHPositioningError (metres)
+           3/4 GPSLongitudeRef "E"|"W" + GPSLongitude, 9 GPSStatus "A" (fix) | "V" (void: no fix),
+           31 GPSHPositioningError (metres)
+
+A position that means "no fix" is no place: GPSStatus "V", or exactly 0,0 (a
+GPS block of zeros, written by cameras without a fix and by phones' pickers
+that scrub the position), so such photos never land on Null Island.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import io
 import math
 import re
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
@@ -42,16 +48,21 @@ class ImageInfo:
     accuracy: int = 0  # Flickr's 1 (world) … 16 (street); 0 = no GPS position
 
 
-def read(data: bytes) -> ImageInfo:
-    """The ImageInfo of an image file's bytes; Unreadable when Pillow cannot decode it."""
+def read(data: bytes | BinaryIO, max_pixels: int | None = None) -> ImageInfo:
+    """The ImageInfo of an image file (its bytes, or the open file); Unreadable when Pillow cannot
+    decode it, or when it has more than `max_pixels` pixels (checked before any pixel is decoded)."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as img:
             if img.format not in FORMATS:
                 raise Unreadable(f"a {img.format} image, not JPEG or PNG")
             fmt, (width, height), exif = FORMATS[img.format], img.size, img.getexif()
+            if max_pixels is not None and width * height > max_pixels:
+                raise Unreadable(too_large(width, height, max_pixels))
             _decode(img)
     except Unreadable:
         raise
+    except Image.DecompressionBombError:  # Pillow's own guard, for images far over any sane cap
+        raise Unreadable("more pixels than Pillow decodes (a decompression bomb?)") from None
     except UnidentifiedImageError:
         raise Unreadable("not an image Pillow knows") from None
     except Exception as exc:  # noqa: BLE001 - any failure of a decoder on a stranger's file means "unreadable"
@@ -66,6 +77,11 @@ def read(data: bytes) -> ImageInfo:
     lat, lon, accuracy = _gps(exif.get_ifd(ExifTags.IFD.GPSInfo))
     return ImageInfo(fmt, width, height, _xp(exif.get(0x9C9B)) or description,
                      _xp(exif.get(0x9C9C)), keywords, taken, lat, lon, accuracy)
+
+
+def too_large(width: int, height: int, max_pixels: int) -> str:
+    return (f"{width} × {height} pixels is more than GATEWAY_IMAGE_MAX_PIXELS ({max_pixels:,}); "
+            "make a smaller copy to add, or raise the setting")
 
 
 def _decode(img: Image.Image) -> None:
@@ -100,12 +116,16 @@ def _date(value: object) -> str:
 
 def _gps(gps: dict) -> tuple[float, float, int]:
     """(latitude, longitude, accuracy) from the GPS IFD; (0, 0, 0) without a usable position."""
+    if _text(gps.get(9)).upper() == "V":  # the receiver says it had no fix: whatever follows is not a place
+        return 0.0, 0.0, 0
     try:
         lat = _degrees(gps[2]) * (-1 if _text(gps.get(1)).upper() == "S" else 1)
         lon = _degrees(gps[4]) * (-1 if _text(gps.get(3)).upper() == "W" else 1)
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
         return 0.0, 0.0, 0
     if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+        return 0.0, 0.0, 0
+    if round(lat, 6) == 0 and round(lon, 6) == 0:  # a block of zeros: no fix, not Null Island
         return 0.0, 0.0, 0
     return round(lat, 6), round(lon, 6), _accuracy(gps.get(31))
 

@@ -13,6 +13,12 @@ recorded with its size and mtime (table `files`):
                                              memberships move over; it goes once no file holds it
     not a JPEG/PNG Pillow can decode       → skipped, with the reason
     path known, no longer in the folder    → forgotten; a photo no other file holds is removed
+    more pixels than GATEWAY_IMAGE_MAX_PIXELS, not a regular file (a FIFO, a device, a link to
+    one), a name that is not UTF-8, a photo the library cannot store → skipped, with the reason
+
+Only regular files are opened (non-blocking, then checked again on the open
+file, so a FIFO put in place meanwhile cannot hang the run), and they are
+hashed and decoded from the file, never read whole into memory.
 
 Photos already in the library whose files are in the folder join this run's
 group, and move to this run's owner when `--owner` was given (`claim`): what
@@ -29,18 +35,23 @@ import hashlib
 import os
 import re
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ...model import LOCAL, Photo
+from ...model import DESCRIPTION_MAX, LOCAL, TITLE_MAX, Photo, capped_tags
 from . import exif, store
 from .arguments import normal_tag
 
 SUFFIXES = {".jpg", ".jpeg", ".png"}
 BATCH = 100  # files a transaction: an interrupted run keeps what it had done
+# The default of GATEWAY_IMAGE_MAX_PIXELS: decoding 50 megapixels takes 150 MB (RGB; 200 MB with
+# alpha), which a worker can afford once at a time; cameras above it are rare (and make 100 MP).
+MAX_PIXELS = 50_000_000
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
 
 
 def local_id(digest: str) -> str:
@@ -92,7 +103,8 @@ def image_files(folder: Path) -> Iterator[Path]:
 
 
 def add_folder(conn: sqlite3.Connection, folder: Path, owner: str, group: str | None = None,
-               on_skip: Callable[[Path, str], None] = lambda path, why: None, claim: bool = False) -> Report:
+               on_skip: Callable[[Path, str], None] = lambda path, why: None, claim: bool = False,
+               max_pixels: int = MAX_PIXELS) -> Report:
     """Add the folder's new and changed image files to the library, forget those gone; see the module
     docstring. `claim`: the owner was named, so the folder's known photos move to them."""
     folder = folder.resolve()
@@ -103,9 +115,17 @@ def add_folder(conn: sqlite3.Connection, folder: Path, owner: str, group: str | 
     for path in image_files(folder):
         listed.add(str(path))
         try:
+            str(path).encode()
+        except UnicodeEncodeError:  # os.walk hands undecodable bytes over as lone surrogates
+            _skip(report, on_skip, path, "its name is not UTF-8 (rename it)")
+            continue
+        try:
             st = path.stat()
         except OSError as exc:
             _skip(report, on_skip, path, f"cannot read it ({exc.strerror})")
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            _skip(report, on_skip, path, _not_regular(st.st_mode))
             continue
         old = known.get(str(path))
         if old is not None and old[1:] == (st.st_size, st.st_mtime_ns):
@@ -115,7 +135,7 @@ def add_folder(conn: sqlite3.Connection, folder: Path, owner: str, group: str | 
     who = _Owner(owner, local_nsid(owner), path_alias(owner), group)
     # Reading is hashing and decoding, which release the GIL: one thread per core.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        found = pool.map(lambda p: _read(p, folder), todo)
+        found = pool.map(lambda p: _read(p, folder, max_pixels), todo)
         batch: list[_Found] = []
         for item in found:
             if isinstance(item, tuple):
@@ -123,10 +143,10 @@ def add_folder(conn: sqlite3.Connection, folder: Path, owner: str, group: str | 
                 continue
             batch.append(item)
             if len(batch) == BATCH:
-                _record(conn, batch, who, known, report)
+                _record(conn, batch, who, known, report, on_skip)
                 batch = []
         if batch:
-            _record(conn, batch, who, known, report)
+            _record(conn, batch, who, known, report, on_skip)
     prefix = os.path.join(folder, "")
     gone = [path for path in known if path.startswith(prefix) and path not in listed]
     if gone:
@@ -175,63 +195,89 @@ def _skip(report: Report, on_skip: Callable[[Path, str], None], path: Path, why:
     on_skip(path, why)
 
 
-def _read(path: Path, folder: Path) -> _Found | tuple[Path, str]:
+def _not_regular(mode: int) -> str:
+    kinds = {stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
+             stat.S_ISSOCK: "a socket", stat.S_ISDIR: "a directory"}
+    kind = next((name for test, name in kinds.items() if test(mode)), "not a plain file")
+    return f"not a regular file ({kind}); only regular files are read"
+
+
+def _read(path: Path, folder: Path, max_pixels: int) -> _Found | tuple[Path, str]:
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-            st = os.fstat(f.fileno())  # the size and mtime of the bytes read, not of an earlier stat
+        fd = os.open(path, _OPEN_FLAGS)  # non-blocking: opening a FIFO must not wait for a writer
     except OSError as exc:
         return path, f"cannot read it ({exc.strerror})"
-    try:
-        info = exif.read(data)
-    except exif.Unreadable as exc:
-        return path, str(exc)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)  # the size and mtime of the bytes read, not of an earlier stat
+        if not stat.S_ISREG(st.st_mode):
+            return path, _not_regular(st.st_mode)
+        try:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+            f.seek(0)
+            info = exif.read(f, max_pixels)
+        except exif.Unreadable as exc:
+            return path, str(exc)
+        except OSError as exc:
+            return path, f"cannot read it ({exc.strerror})"
     # The folders between the added folder and the file are tags too: Rome/2019/x.jpg → rome, 2019.
     folders = tuple(path.relative_to(folder).parts[:-1])
     info = replace(info, keywords=(*info.keywords, *folders))
-    return _Found(path, st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest(), info)
+    return _Found(path, st.st_size, st.st_mtime_ns, digest, info)
 
 
 def _photo(found: _Found, who: _Owner, now: int) -> Photo:
     info = found.info
-    tags = tuple(dict.fromkeys(t for t in (normal_tag(k) for k in info.keywords) if t))
+    tags = capped_tags(t for t in (normal_tag(k) for k in info.keywords) if t)
     taken, unknown = info.datetaken, 0
     if not taken:  # Flickr's rule: the date taken of a photo that does not say is a guess, marked unknown
         taken, unknown = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(found.mtime_ns // 10**9)), 1
     return Photo(
-        id=local_id(found.digest), owner=who.nsid, secret=found.digest[15:25], server=LOCAL, title=info.title
-        or found.path.stem, description=info.description, ownername=who.name, pathalias=who.alias,
+        id=local_id(found.digest), owner=who.nsid, secret=found.digest[15:25], server=LOCAL,
+        title=(info.title or found.path.stem)[:TITLE_MAX], description=info.description[:DESCRIPTION_MAX],
+        ownername=who.name, pathalias=who.alias,
         dateupload=now, lastupdate=now, datetaken=taken, datetakenunknown=unknown, license="0", tags=tags,
         latitude=info.latitude, longitude=info.longitude, accuracy=info.accuracy, originalsecret=found.digest[15:25],
         originalformat=info.format, o_width=info.width, o_height=info.height,
     )
 
 
-def _record(conn: sqlite3.Connection, batch: list[_Found], who: _Owner, known: dict, report: Report) -> None:
+def _record(conn: sqlite3.Connection, batch: list[_Found], who: _Owner, known: dict, report: Report,
+            on_skip: Callable[[Path, str], None]) -> None:
     now = int(time.time())
     with store.transaction(conn):
         if who.group:
             store.write_set(conn, "group", local_nsid(who.group, "group"), title=who.group)
         for found in batch:
-            photo_id, path = local_id(found.digest), str(found.path)
-            row = conn.execute("SELECT pk FROM photos WHERE id = ?", (photo_id,)).fetchone()
-            pk = row[0] if row else store.write_photos(conn, [_photo(found, who, now)])[photo_id]
-            elsewhere = row and conn.execute("SELECT 1 FROM files WHERE photo = ? AND path != ?", (pk, path)).fetchone()
-            old = known.get(path)
-            conn.execute("INSERT OR REPLACE INTO files (path, photo, size, mtime_ns) VALUES (?, ?, ?, ?)",
-                         (path, pk, found.size, found.mtime_ns))
-            known[path] = (pk, found.size, found.mtime_ns)
-            if who.group:
-                store.write_memberships(conn, "group", local_nsid(who.group, "group"), [(pk, None, now, {})])
-            if old is not None and old[0] != pk:
-                _replace(conn, old[0], pk)
-                report.replaced += 1
-            elif row is None:
-                report.added += 1
-            elif elsewhere:
-                report.duplicates += 1
-            else:
-                report.unchanged += 1  # the same content, touched
+            # One savepoint a file: a photo the library cannot store is skipped, not the batch.
+            conn.execute("SAVEPOINT photo")
+            try:
+                _record_one(conn, found, who, known, report, now)
+            except (sqlite3.Error, ValueError, OverflowError) as exc:
+                conn.execute("ROLLBACK TO photo")
+                _skip(report, on_skip, found.path, f"the library cannot store it ({exc})")
+            conn.execute("RELEASE photo")
+
+
+def _record_one(conn: sqlite3.Connection, found: _Found, who: _Owner, known: dict, report: Report, now: int) -> None:
+    photo_id, path = local_id(found.digest), str(found.path)
+    row = conn.execute("SELECT pk FROM photos WHERE id = ?", (photo_id,)).fetchone()
+    pk = row[0] if row else store.write_photos(conn, [_photo(found, who, now)])[photo_id]
+    elsewhere = row and conn.execute("SELECT 1 FROM files WHERE photo = ? AND path != ?", (pk, path)).fetchone()
+    old = known.get(path)
+    conn.execute("INSERT OR REPLACE INTO files (path, photo, size, mtime_ns) VALUES (?, ?, ?, ?)",
+                 (path, pk, found.size, found.mtime_ns))
+    if who.group:
+        store.write_memberships(conn, "group", local_nsid(who.group, "group"), [(pk, None, now, {})])
+    if old is not None and old[0] != pk:
+        _replace(conn, old[0], pk)
+        report.replaced += 1
+    elif row is None:
+        report.added += 1
+    elif elsewhere:
+        report.duplicates += 1
+    else:
+        report.unchanged += 1  # the same content, touched
+    known[path] = (pk, found.size, found.mtime_ns)  # last: a photo rolled back leaves `known` as it was
 
 
 def _replace(conn: sqlite3.Connection, old: int, new: int) -> None:

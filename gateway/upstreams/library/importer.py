@@ -14,7 +14,12 @@ is what records membership:
     flickr.favorites.getPublicList user_id=…   → that user's favorites, ordered by date_faved
 
 A <photoset> wrapper or a <gallery> element is enough on its own when no call is known.
-Each file is one transaction: a file is imported whole or not at all. A photo
+Each file is one transaction: a file is imported whole or not at all. Only
+regular files of at most MAX_BYTES are read; a file that is not a standard
+photos response (not XML or JSON, nested deeper than the parsers go, a
+failure response) is skipped with the reason. Values a photo cannot carry
+(numbers past 64 bits, text past the caps in model.py) are read as unknown
+or cut, so the photo is still imported. A photo
 recorded again is merged (store.merge): of two known values the one imported
 last wins, an empty or unknown value never replaces a known one.
 """
@@ -23,8 +28,10 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import re
 import sqlite3
+import stat
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
@@ -33,11 +40,13 @@ from urllib.parse import parse_qsl
 
 from ...errors import FlickrError
 from ...methods import METHODS
-from ...model import Page, parse_json, parse_rest
+from ...model import INT_MAX, INT_MIN, Page, parse_json, parse_rest
 from ...safexml import clean, parse
 from . import store
 
 INDEX = "index.json"
+# A page of 500 photos with every extra is about 1 MB; anything far larger is not a recorded response.
+MAX_BYTES = 64 * 1024 * 1024
 _JSONP = re.compile(rb"^\s*[A-Za-z_$][\w$.]*\((.*)\)\s*;?\s*$", re.S)
 
 
@@ -109,6 +118,8 @@ def _read_json(data: bytes) -> tuple[Page, dict]:
         body = json.loads(match.group(1) if match else data)
     except ValueError:
         raise ValueError("neither XML nor JSON") from None
+    except RecursionError:
+        raise ValueError("JSON nested deeper than any Flickr response") from None
     page = parse_json(body)
     _not_set_info(body.get("photoset"))
     gallery = body.get("gallery")
@@ -134,10 +145,7 @@ def import_file(conn: sqlite3.Connection, path: str | Path, call: Mapping[str, s
     path = Path(path)
     if call is None:
         call = call_from_index(path) or {}
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise Skipped(f"cannot read it ({exc.strerror})") from None
+    data = _read_regular(path)
     page, gallery = read_response(data)
     method = call.get("method", "")
     if method and method not in METHODS:
@@ -193,6 +201,24 @@ def unrecorded(page: Page, call: Mapping[str, str], gallery: Mapping[str, str]) 
             f"an entry {{\"file\", \"method\", \"params\"}})")
 
 
+def _read_regular(path: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_BYTES; Skipped for anything else (a FIFO, /dev/zero, …)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise Skipped(f"cannot read it ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise Skipped("not a regular file; only regular files are read")
+        if st.st_size > MAX_BYTES:
+            raise Skipped(f"{st.st_size:,} bytes is larger than any recorded response ({MAX_BYTES:,} at most)")
+        try:
+            return f.read(MAX_BYTES + 1)[:MAX_BYTES]
+        except OSError as exc:
+            raise Skipped(f"cannot read it ({exc.strerror})") from None
+
+
 def import_page(conn: sqlite3.Connection, page: Page, call: Mapping[str, str],
                 gallery: Mapping[str, str] | None = None) -> int:
     """Store one parsed page in one transaction; returns how many photos it held (with an id)."""
@@ -209,9 +235,11 @@ def record(conn: sqlite3.Connection, page: Page, call: Mapping[str, str], galler
     method = call.get("method", "")
     first = (page.page - 1) * page.perpage  # position of the page's first photo in its set
 
+    ordered_ok = first + len(stored) <= INT_MAX  # a page number past 64 bits gives no usable order
+
     def members(ordered: bool, added_key: str = "") -> list:
         return [
-            (pks[p.id], first + i if ordered else None, _int(a.get(added_key)), a)
+            (pks[p.id], first + i if ordered and ordered_ok else None, _int(a.get(added_key)), a)
             for i, (p, a) in enumerate(zip(stored, attrs, strict=True))
         ]
 
@@ -245,6 +273,7 @@ def _int(value: object) -> int | None:
     if value in (None, ""):
         return None
     try:
-        return int(str(value))
+        number = int(str(value))
     except ValueError:
         return None
+    return number if INT_MIN <= number <= INT_MAX else None

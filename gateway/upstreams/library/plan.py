@@ -16,11 +16,14 @@ from ...errors import METHOD_NOT_FOUND, FlickrError
 from ...methods import METHODS
 from ...safexml import clean
 from . import arguments as arg
-from .arguments import MAX_ALL_TAGS, Box
+from .arguments import MAX_TAGS, Box
 
 Args = Mapping[str, str]
 
 DEFAULT_PER_PAGE, MAX_PER_PAGE = 100, 500  # Flickr's
+# "Flickr will return at most the first 4,000 results for any given search query" (photos.search's
+# documentation): a search page that starts past them is empty; `total` still counts every match.
+SEARCH_WINDOW = 4000
 SORTS = frozenset({
     "date-posted-asc", "date-posted-desc", "date-taken-asc", "date-taken-desc",
     "interestingness-desc", "interestingness-asc", "relevance",
@@ -61,6 +64,7 @@ class Plan:
     taken: tuple[str | None, str | None] = (None, None)
     media: str | None = None
     nothing: bool = False  # the library holds no data for this method (contacts, people in photos)
+    window: int | None = None  # only the first `window` results are handed out (photos.search)
 
 
 def plan(method: str, args: Args) -> Plan:
@@ -95,7 +99,7 @@ def _search(p: Plan, args: Args) -> Plan:
     sort = arg.choice(args.get("sort", ""), SORTS, "sort") or ("distance" if p.near else "date-posted-desc")
     if sort == "relevance":
         sort = "relevance" if p.text else "date-posted-desc"
-    return replace(p, sort=sort)
+    return replace(p, sort=sort, window=SEARCH_WINDOW)
 
 
 def _recent(p: Plan, args: Args) -> Plan:
@@ -192,10 +196,10 @@ def _tags(p: Plan, value: str, mode: str) -> Plan:
     """tags plus tag_mode any (default) or all."""
     mode = arg.choice(mode, {"any", "all"}, "tag_mode") or "any"
     wanted, unwanted = arg.tags(value)
+    if len(wanted) + len(unwanted) > MAX_TAGS:
+        raise FlickrError(1, f"Too many tags in {mode.upper()} query")
     if mode == "any":
         return replace(p, tags_any=tuple(wanted), tags_not=tuple(unwanted))
-    if len(wanted) > MAX_ALL_TAGS:
-        raise FlickrError(1, "Too many tags in ALL query")
     return replace(p, tags_all=(*p.tags_all, *wanted), tags_not=tuple(unwanted))
 
 

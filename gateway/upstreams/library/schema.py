@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 
-# 2: the files of local photos, the demo's photos, no tags_photo.
-VERSION = 2
+# 2: the files of local photos, the demo's photos, no tags_photo. 3: the data version (`changes`).
+VERSION = 3
 
 DDL = """
 CREATE TABLE IF NOT EXISTS photos (
@@ -116,6 +116,17 @@ CREATE INDEX IF NOT EXISTS files_photo ON files(photo);
 -- The demo's photos (made on the first request to an empty library, GATEWAY_DEMO),
 -- so that the first command filling the library with photos of its own removes them.
 CREATE TABLE IF NOT EXISTS demo (photo INTEGER PRIMARY KEY);
+
+-- The library's data version: bumped by every transaction that changed a row
+-- (store.changed, called by store.transaction), read by every worker before it
+-- answers (store.DataVersion), and part of every cache key, so that a change is
+-- in the very next response. changed_at (unix time) is when it last changed.
+CREATE TABLE IF NOT EXISTS changes (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL,
+    changed_at INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO changes (id, version, changed_at) VALUES (1, 0, 0);
 
 -- text= searches title, description and tags; external content, so the
 -- text is stored once (in photos).

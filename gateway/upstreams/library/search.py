@@ -32,6 +32,14 @@ date-posted-asc|desc, date-taken-asc|desc, interestingness-desc|asc (by views),
 relevance (FTS rank; without `text` = date-posted-desc). Unknown values sort
 last. Paging: `page` (default 1), `per_page` (default 100, at most 500); a page
 past the end is empty with the true total and pages = ceil(total / per_page).
+photos.search hands out only the first 4,000 results, as Flickr does: a page
+that starts past them is empty too (with the true total); at most 20 tags
+(with the `-` ones) in either tag_mode.
+
+Every call has a time budget (GATEWAY_LIBRARY_QUERY_MS of CPU, budget.py): one
+that uses it up is refused with code 20; one that cannot get one of the
+worker's slots for long calls (GATEWAY_LIBRARY_HEAVY_QUERIES), or runs ten
+times its budget by the clock, with code 105.
 
 Errors (FlickrError, HTTP 400 in feed formats)
 -----------------------------------------------
@@ -40,7 +48,10 @@ Errors (FlickrError, HTTP 400 in feed formats)
 | any not in METHODS | unknown method | 112 | Method "…" not found |
 | a required argument missing | per METHODS | 1 or 2 | the method's own (e.g. "User not found", "Photoset not found") |
 | getWithGeoData, getWithoutGeoData, recentlyUpdated, getContactsPhotos, favorites.getList; search `user_id=me` | needs a logged-in user | 99 | Insufficient permissions. Method requires read privileges; none granted. |
-| photos.search | `tag_mode=all` with more than 20 tags | 1 | Too many tags in ALL query |
+| photos.search | `tag_mode=all` with more than 20 tags (`-` tags included) | 1 | Too many tags in ALL query |
+| photos.search, groups.pools.getPhotos | `tag_mode=any` with more than 20 tags (`-` tags included; the library's limit) | 1 | Too many tags in ANY query |
+| any | the call uses up its time budget (GATEWAY_LIBRARY_QUERY_MS of CPU) | 20 | Query too expensive: narrow it (fewer tags or words, a smaller area, an earlier page) |
+| any | too many long calls at once in this worker (GATEWAY_LIBRARY_HEAVY_QUERIES), or ten times the budget by the clock | 105 | Service currently unavailable (HTTP 503, Retry-After: 5) |
 | photos.search, people.getPhotos | unknown `user_id` | 2 | Unknown user |
 | photos.search | unknown `group_id` | 4 | You don't have permission to view this pool |
 | photos.search | bbox not 4 numbers, out of range, or south > north | 3 | Invalid bbox |
@@ -146,10 +157,12 @@ def find(conn: sqlite3.Connection, plan: Plan) -> Page:
 
     total = q.count(conn)
     offset = (plan.page - 1) * plan.per_page
-    if offset >= total:
+    shown = total if plan.window is None else min(total, plan.window)  # past the window = past the end
+    if offset >= shown:
         return replace(empty(plan, total, info), gallery=MappingProxyType(gallery))
     members = "m.attrs" if plan.set else "NULL"
-    rows = q.page(conn, f"p.*, {members} AS membership", plan.sort, plan.per_page, offset, total)
+    rows = q.page(conn, f"p.*, {members} AS membership", plan.sort, min(plan.per_page, shown - offset), offset,
+                  total)
     photos = tuple(photo_from_row(r, json.loads(r["membership"]) if r["membership"] else None) for r in rows)
     return Page(photos, plan.page, math.ceil(total / plan.per_page), plan.per_page, total, wrapper(plan),
                 MappingProxyType(info), MappingProxyType(gallery))

@@ -18,14 +18,13 @@ import json
 import math
 import os
 import sqlite3
-import sys
-import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import MISSING, fields, replace
 from types import MappingProxyType
 
+from ...blocking import native_local, native_lock
 from ...model import SUFFIX_EDGE, Photo, Size
 from . import schema
 
@@ -61,14 +60,6 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
-def _os_thread_local() -> threading.local:
-    """A thread-local whose values belong to the OS thread, also in a gevent-patched process."""
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is not None and monkey.is_module_patched("threading"):
-        return monkey.get_original("_thread", "_local")()
-    return threading.local()
-
-
 class _Held:
     """One OS thread's connection, closed when that thread's local storage goes (the thread ended)."""
 
@@ -86,8 +77,10 @@ class Store:
 
     def __init__(self, path: str):
         self.path = path
-        self._local = _os_thread_local()
-        self._lock = threading.Lock()
+        # One connection per OS thread, also under gevent: a patched threading.local would give
+        # every greenlet (every request) a connection of its own, never closed.
+        self._local = native_local()
+        self._lock = native_lock()
         self._open: weakref.WeakSet[_Held] = weakref.WeakSet()  # every thread's connection still open
         # Close whatever is still open when the Store is collected or the process exits.
         self._finalizer = weakref.finalize(self, _close_all, self._open)
@@ -108,7 +101,7 @@ class Store:
         """Close every thread's connection; the next use opens new ones."""
         with self._lock:
             _close_all(self._open)
-            self._local = _os_thread_local()
+            self._local = native_local()
 
     def _connect(self) -> sqlite3.Connection:
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
@@ -139,14 +132,77 @@ def _close_all(held: weakref.WeakSet[_Held]) -> None:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
-    """BEGIN … COMMIT, or ROLLBACK on any error. DEFERRED for a consistent read snapshot."""
+    """BEGIN … COMMIT, or ROLLBACK on any error. DEFERRED for a consistent read snapshot.
+
+    A transaction that changed any row bumps the data version (`changed`) in the
+    same commit, so every write path (import, add-folder, removal, the demo) is
+    seen by the caches without remembering to.
+    """
     conn.execute(f"BEGIN {mode}")
+    before = conn.total_changes
     try:
         yield conn
+        if conn.total_changes != before:
+            changed(conn)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def changed(conn: sqlite3.Connection) -> None:
+    """Bump the library's data version: every cached feed of this library is out of date from the commit on.
+
+    The one function every write calls (transaction() does it for its writes);
+    call it yourself only for a write made outside transaction().
+    """
+    conn.execute("UPDATE changes SET version = version + 1, "
+                 "changed_at = max(changed_at, CAST(strftime('%s', 'now') AS INTEGER)) WHERE id = 1")
+
+
+class DataVersion:
+    """The library's data version and the time of its last change, cheaply read before every answer.
+
+    One connection of its own per process, which never writes: SQLite's
+    `PRAGMA data_version` on it changes whenever any other connection (another
+    thread, worker or command) commits, and reading it costs a few microseconds,
+    so the `changes` row is read only after a commit. (0, 0) until the file exists.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        # An OS lock (also under gevent): held for microseconds, never across a switch,
+        # and safe whether the event loop or a lane's thread reads the version.
+        self._lock = native_lock()
+        self._conn: sqlite3.Connection | None = None
+        self._seen: int | None = None
+        self._value = (0, 0)
+
+    def get(self) -> tuple[int, int]:
+        """(version, changed_at): the version grows with every change; changed_at is unix time."""
+        with self._lock:
+            try:
+                if self._conn is None:
+                    if not os.path.exists(self.path):
+                        return self._value
+                    # A short busy timeout: this runs before every answer (on the event loop under
+                    # gevent); a read that would wait keeps the last value and reads again next time.
+                    self._conn = sqlite3.connect(self.path, timeout=0.5, isolation_level=None,
+                                                 check_same_thread=False)
+                seen = self._conn.execute("PRAGMA data_version").fetchone()[0]
+                if seen != self._seen:
+                    row = self._conn.execute("SELECT version, changed_at FROM changes WHERE id = 1").fetchone()
+                    self._value = (row[0], row[1]) if row else (0, 0)
+                    self._seen = seen
+            except sqlite3.Error:
+                self._seen = None  # not migrated yet, or locked: read the row again next time
+            return self._value
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn, self._seen = None, None
 
 
 # ---------------------------------------------------------------- rows
@@ -301,7 +357,13 @@ def write_set(conn: sqlite3.Connection, kind: str, set_id: str, owner: str = "",
             ownername = coalesce(nullif(excluded.ownername, ''), ownername),
             title = coalesce(nullif(excluded.title, ''), title),
             "primary" = coalesce(nullif(excluded."primary", ''), "primary"),
-            attrs = json_patch(attrs, excluded.attrs)""",
+            attrs = json_patch(attrs, excluded.attrs)
+        -- Only a real change counts as one: the data version (transaction()) follows changed rows.
+        WHERE owner IS NOT coalesce(nullif(excluded.owner, ''), owner)
+            OR ownername IS NOT coalesce(nullif(excluded.ownername, ''), ownername)
+            OR title IS NOT coalesce(nullif(excluded.title, ''), title)
+            OR "primary" IS NOT coalesce(nullif(excluded."primary", ''), "primary")
+            OR attrs IS NOT json_patch(attrs, excluded.attrs)""",
         (kind, set_id, owner, ownername, title, primary, dumps(known_attrs)),
     )
 
@@ -314,7 +376,9 @@ def write_memberships(conn: sqlite3.Connection, kind: str, set_id: str,
         ON CONFLICT (kind, set_id, photo) DO UPDATE SET
             position = coalesce(excluded.position, position),
             added = coalesce(excluded.added, added),
-            attrs = json_patch(attrs, excluded.attrs)""",
+            attrs = json_patch(attrs, excluded.attrs)
+        WHERE position IS NOT coalesce(excluded.position, position) OR added IS NOT coalesce(excluded.added, added)
+            OR attrs IS NOT json_patch(attrs, excluded.attrs)""",
         [(kind, set_id, pk, position, added, dumps(dict(attrs))) for pk, position, added, attrs in rows],
     )
 
