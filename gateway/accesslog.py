@@ -45,9 +45,10 @@ LINE_MAX = 4000
 
 def loggable_query(query: str) -> str:
     """The query string without the caller's credentials, at most QUERY_MAX characters."""
-    if "%" not in query and "+" not in query:
+    if "%" not in query and "+" not in query:  # no escape or "+" that may hide a name
         lowered = query.lower()
-        if not any(name in lowered for name in CREDENTIALS):
+        # "api_" holds api_key and api_sig, "auth_" auth_token and oauth_* (0.3 µs; a regex takes 4).
+        if "api_" not in lowered and "auth_" not in lowered and "perms" not in lowered and "frob" not in lowered:
             return query[:QUERY_MAX]
     kept = []
     for part in query.split("&"):
@@ -88,10 +89,12 @@ def log_line(environ: dict, obs: Observation, seconds: float) -> str:
     get = environ.get
     error = "null" if obs.error_code is None else int(obs.error_code)
     # request_id is hex or matched access.REQUEST_ID (no character JSON escapes); cache is a fixed word.
-    return (f'{{"ts":"{_timestamp()}","request_id":"{obs.request_id}","remote":{_fit(get("REMOTE_ADDR", ""), 64)},'
-            f'"method":{_fit(get("REQUEST_METHOD", ""), 16)},"path":{_fit(get("PATH_INFO", ""), PATH_MAX)},'
+    # Short fields are escaped whole: even all escapes (6 characters each) they keep the line under LINE_MAX.
+    return (f'{{"ts":"{_timestamp()}","request_id":"{obs.request_id}",'
+            f'"remote":{_json_string(get("REMOTE_ADDR", "")[:45])},'
+            f'"method":{_json_string(get("REQUEST_METHOD", "")[:16])},"path":{_fit(get("PATH_INFO", ""), PATH_MAX)},'
             f'"query":{_fit(loggable_query(get("QUERY_STRING", "")), QUERY_MAX)},'
-            f'"flickr_method":{_fit(obs.flickr_method, 64)},"format":{_fit(obs.format, 32)},'
+            f'"flickr_method":{_json_string(obs.flickr_method[:40])},"format":{_json_string(obs.format[:20])},'
             f'"status":{int(obs.status)},"error_code":{error},"cache":"{obs.cache}",'
             f'"upstream_ms":{round(obs.upstream_ms, 1)},"duration_ms":{round(seconds * 1000, 1)},'
             f'"bytes":{int(obs.bytes)},"agent":{_fit(get("HTTP_USER_AGENT", ""), AGENT_MAX)}}}')
