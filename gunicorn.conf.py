@@ -93,3 +93,20 @@ def child_exit(server, worker):
 def on_exit(server):
     if _own_metrics_dir:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def when_ready(server):
+    # Say where the gateway answers (scripts/serve's one-command start): the addresses
+    # gunicorn really bound (port 0 picks a free one), and the URL to open on this machine.
+    for listener in server.LISTENERS:
+        address = listener.sock.getsockname()
+        if isinstance(address, str):
+            server.log.info("flickr-gateway: serving on unix:%s", address)
+        elif address[0] in ("0.0.0.0", "::"):
+            server.log.info("flickr-gateway: serving on every address of this machine, port %s: "
+                            "open http://localhost:%s/ (from elsewhere: this machine's name or address)",
+                            address[1], address[1])
+        else:
+            host = f"[{address[0]}]" if ":" in address[0] else address[0]
+            server.log.info("flickr-gateway: serving on %s, port %s: open http://%s:%s/", host, address[1], host,
+                            address[1])

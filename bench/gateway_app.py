@@ -26,7 +26,7 @@ from gateway.model import Page, parse_rest
 from gateway.safexml import parse
 from gateway.upstreams.library import store
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "flickr"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "flickr"  # anonymised copies
 
 
 class BenchUpstream:

@@ -2,7 +2,7 @@
 
     /work/venv/bin/python bench/render.py [--repeat N]
 
-Renders recorded 100-photo pages (../shared/fixtures/flickr) with a fixed
+Renders recorded 100-photo pages (tests/fixtures/flickr) with a fixed
 FeedContext, no Flask and no network, so the figure is the renderer alone.
 Each figure is the fastest of B batches of N renders, in CPU time of this
 process (time.process_time: on a shared VM, wall time and the slower batches
@@ -27,7 +27,7 @@ from gateway.formats.feed import FeedContext  # noqa: E402
 from gateway.model import Page, parse_rest  # noqa: E402
 from gateway.safexml import parse  # noqa: E402
 
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "flickr"
+FIXTURES = ROOT / "tests" / "fixtures" / "flickr"  # anonymised copies: same shape, same sizes
 PAGES = ("photos.search-4a7d855f5c.xml", "galleries.getPhotos-bdc01c736e.xml")
 BUDGET = 50.0  # µs per photo
 BASE = "https://gateway.example/services/rest/"

@@ -10,7 +10,8 @@ flickr.reflection.getMethodInfo) reach the cache key and the upstream
 
 The gateway never forwards a method outside this table, so no write method
 can be reached through it. KNOWN_OTHER lists real Flickr methods that are
-refused with "not available in feed formats" rather than "not found".
+refused with "not available in feed formats" (or "through this gateway" for
+rest/json) rather than "not found".
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def _m(name: str, *required: str, bbox: bool = False, title=None, link=None,
 
 
 def _set_title(kind: str, set_id: str, i: Args) -> str:
-    """'Photos from album “Delhi Life” by Bram Pitoyo': the set's own title and owner where the
+    """'Photos from album “Ogrxb Oeym” by Bzia Svcpka': the set's own title and owner where the
     response (the <photoset> wrapper, the <gallery> element) or the library knows them."""
     name = f"\u201c{i['title']}\u201d" if i.get("title") else set_id
     owner = i.get("ownername") or i.get("username") or ""
@@ -214,7 +215,8 @@ def local_link(method: str, args: Args, base: str, query: str) -> str:
 
 
 # Real Flickr methods that do not return a standard photos response: refused
-# with code 112 "not available in feed formats" instead of "not found", so a
+# with code 112 "not available in feed formats" ("through this gateway" for
+# rest/json) instead of "not found", so a
 # caller learns the method exists but cannot be served here.
 KNOWN_OTHER = frozenset({
     "flickr.photos.getInfo", "flickr.photos.getSizes", "flickr.photos.getExif", "flickr.photos.delete",

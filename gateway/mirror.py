@@ -1,4 +1,4 @@
-"""`flask --app wsgi library mirror METHOD ARG=VALUE… [--pages N]`: copy a live
+"""`flickr-gateway library mirror METHOD ARG=VALUE… [--pages N]`: copy a live
 Flickr call, page by page, into the embedded library.
 
 The Flickr upstream fetches each page (the gateway's own key, its timeout and

@@ -6,11 +6,11 @@ A standard photos response, as Flickr sends it (recorded 2023):
     <rsp stat="ok">
     <photos page="1" pages="193774" perpage="10" total="1937738">
       <photo id="53084954382" owner="77878994@N07" secret="3dd9199542" server="65535"
-             farm="66" title="Sunrise at Mormon Row" dateupload="1690863499"
+             farm="66" title="Bknedjo mq Carikr Wby" dateupload="1690863499"
              datetaken="2023-07-22 08:15:00" latitude="43.666591" longitude="-110.664778"
              accuracy="16" url_l="https://live.staticflickr.com/..._b.jpg" height_l="672"
-             width_l="1024" pathalias="notadj25" ...>
-        <description>Beautiful sunrise at that famous Mormon Row place</description>
+             width_l="1024" pathalias="qszwxa18" ...>
+        <description>Ajbajekav fhqgbig qv ymvr buaikq Dyarke Wan xcvjh</description>
       </photo>
 
 flickr.photosets.getPhotos wraps the list in <photoset> (whose photos carry no

@@ -12,7 +12,7 @@ from replay import Replay
 
 from gateway import create_app
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "flickr"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "flickr"  # scripts/anonymise_fixtures.py makes them
 INDEX = json.loads((FIXTURES / "index.json").read_text())
 # No demo photos in an empty library (only the demo's own tests want them).
 QUIET = {"DEMO": 0}

@@ -12,7 +12,7 @@ import feedparser
 import rdflib
 from lxml import etree
 
-XSD = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "kml22" / "ogckml22.xsd"
+XSD = Path(__file__).resolve().parent / "schemas" / "kml22" / "ogckml22.xsd"  # the OGC schema, see its NOTICE
 JSONP = re.compile(rb"([A-Za-z_$][A-Za-z0-9_$.]{0,63})\((.*)\)", re.S)
 
 

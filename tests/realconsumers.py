@@ -65,8 +65,8 @@ INSTANTS = {
     DENVER["id"]: datetime.fromisoformat("2023-01-10T07:00:00-07:00"),
 }
 GALLERY = {"id": "66954700-72157716953066942", "gallery_id": "72157716953066942",
-           "url": "https://www.flickr.com/photos/meldaniel/galleries/72157716953066942", "owner": "66960040@N05",
-           "username": "Mel & Daniel", "title": "Crossings", "description": "Busy places"}
+           "url": "https://www.flickr.com/photos/wjljmahqp/galleries/72157716953066942", "owner": "66960040@N05",
+           "username": "Tct & Fcxpnn", "title": "Crossings", "description": "Busy places"}
 
 
 def page_url(photo: dict) -> str:

@@ -1,5 +1,5 @@
 """A local stand-in for https://api.flickr.com/services/rest/ that replays the
-recorded responses in ../shared/fixtures/flickr/ (DESIGN practice 8).
+recorded responses in tests/fixtures/flickr/ (DESIGN practice 8).
 
     with Replay() as flickr:                      # 127.0.0.1, an ephemeral port
         app = create_app({"FLICKR_REST_URL": flickr.url, ...})
@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from lxml import etree
 from oauthlib.oauth1.rfc5849 import signature
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "flickr"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "flickr"  # scripts/anonymise_fixtures.py makes them
 
 # Arguments that do not say which photos were asked for.
 IGNORED = frozenset({"method", "extras", "format", "nojsoncallback", "jsoncallback", "api_key", "api_sig"})

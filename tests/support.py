@@ -10,8 +10,8 @@ from pathlib import Path
 from gateway.model import Page, parse_rest
 from gateway.safexml import parse
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "flickr"
-SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "flickr"  # scripts/anonymise_fixtures.py makes them
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
 INDEX = json.loads((FIXTURES / "index.json").read_text())
 # Cases the fuzz and fault suites tried, by suite: printed at the end of the run (conftest.py)
 # and written to artifacts/test-cases.json, since CI shows no per-test output.

@@ -47,6 +47,20 @@ def test_real_method_without_photo_list(client):
     assert_feed_error(r, 400, 112, 'Method "flickr.photos.getInfo" is not available in feed formats')
 
 
+@pytest.mark.parametrize("fmt", ["rest", "json", None])
+def test_real_method_without_photo_list_in_rest_and_json(client, fmt):
+    """No feed format was asked for, so the message does not speak of one; Flickr's envelope, HTTP 200."""
+    r = rest(client, method="flickr.photos.delete", photo_id="1", **({"format": fmt} if fmt else {}),
+             **({"nojsoncallback": "1"} if fmt == "json" else {}))
+    message = 'Method "flickr.photos.delete" is not available through this gateway'
+    assert r.status_code == 200 and r.headers["X-FlickrErrMessage"] == message
+    if fmt == "json":
+        assert json.loads(r.data) == {"stat": "fail", "code": 112, "message": message}
+    else:
+        err = etree.fromstring(r.data).find("err")
+        assert (err.get("code"), err.get("msg")) == ("112", message)
+
+
 def test_missing_required_argument(client):
     r = rest(client, method="flickr.groups.pools.getPhotos", format="feed-rss_200")
     assert_feed_error(r, 400, 1, "Group not found")

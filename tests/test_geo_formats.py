@@ -1,7 +1,7 @@
 """RSS 1.0/GeoRDF, KML, the KML network link and GeoJSON, read back by real consumers.
 
-Recorded Flickr responses are read from ../shared/fixtures/flickr (never
-copied here); expected values come from the fixture's own attributes, not
+Recorded Flickr responses are read from tests/fixtures/flickr (anonymised
+copies); expected values come from the fixture's own attributes, not
 from the model the renderers use.
 """
 
@@ -30,7 +30,7 @@ from gateway.formats.feed import GEO_TAG_LIMIT, FeedContext, XMLWriter
 from gateway.model import Page, parse_rest
 from gateway.safexml import parse
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "flickr"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "flickr"  # scripts/anonymise_fixtures.py makes them
 # Recorded pages with geotagged photos: a search, a gallery, a group pool, an album (<photoset>).
 GEO_PAGES = [
     "photos.search-4a7d855f5c.xml",

@@ -415,7 +415,7 @@ def test_empty_library_answers_empty_pages_but_checks_arguments(library, caplog)
     fails(library, "flickr.photos.search", 3, "Invalid bbox", bbox="1,2")
     fails(library, "flickr.people.getPublicPhotos", 1, "User not found")
     warnings = [r.getMessage() for r in caplog.records if r.name == "gateway.library"]
-    assert len(warnings) == 1 and "flask --app wsgi library import" in warnings[0]
+    assert len(warnings) == 1 and "flickr-gateway library add-folder" in warnings[0]
 
 
 def test_library_is_created_lazily_in_a_new_directory(make_app, tmp_path):

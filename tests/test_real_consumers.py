@@ -360,11 +360,11 @@ def test_from_flickr_the_gallery_feed_is_titled_by_the_gallery(make_app, replay,
         "method": "flickr.galleries.getPhotos", "gallery_id": "72157720932863274", "format": fmt})
     assert response.status_code == 200, response.headers.get("X-FlickrErrMessage")
     assert replay.calls[-1].params["get_gallery_info"] == "1"
-    title = "Photos from gallery \u201cSunrise/Sunsets\u201d by kucinskikaren"
+    title = "Photos from gallery \u201cNrjksvm/Hppaotq\u201d by alclaifgirogz"
     if fmt == "feed-atom_10":
         feed = feedparser.parse(response.data)
         assert feed.feed.title == title
-        assert feed.feed.link == "https://www.flickr.com/photos/kuchpop/galleries/72157720932863274/"
+        assert feed.feed.link == "https://www.flickr.com/photos/cqpilrs/galleries/72157720932863274/"
     else:
         kml = need_module("fastkml.kml")
         assert kml_document(kml.KML.from_string(response.data)).name == title

@@ -12,8 +12,8 @@ left out; the pagination still counts them):
        {"type": "Feature", "id": "53084954382",
         "geometry": {"type": "Point", "coordinates": [-110.664778, 43.666591]},    (lon, lat: RFC 7946 order)
         "properties": {"name": "..." (the title: GIS tools label points by name), "title": "...",
-                       "owner": "77878994@N07", "ownername": "notadj25",
-                       "url": "https://www.flickr.com/photos/notadj25/53084954382/",
+                       "owner": "77878994@N07", "ownername": "qszwxa18",
+                       "url": "https://www.flickr.com/photos/qszwxa18/53084954382/",
                        "image": "..._b.jpg" (medium size), "thumbnail": "..._s.jpg",
                        "datetaken": "2023-07-22T08:15:00-06:00" (camera time, offset of the place; null if unknown),
                        "dateupload": "2023-08-01T04:18:19Z", "tags": ["grandteton", ...],

@@ -11,7 +11,7 @@ the pagination still counts them.
         <atom:link href="https://www.flickr.com/photos/tags/sunset/"/>
         <ExtendedData><Data name="total"><value>480</value></Data> ...page, pages, per_page</ExtendedData>
         <Placemark>
-          <name>Sunrise at Mormon Row</name>
+          <name>Bknedjo mq Carikr Wby</name>
           <description><![CDATA[<p>... posted a photo:</p> <p><a ...><img src="..._s.jpg" .../></a></p>]]></description>
           <TimeStamp><when>2023-07-22T08:15:00-06:00</when></TimeStamp>   (date taken with the place's offset,
                                                                          zone-less without one: the time slider)

@@ -15,15 +15,15 @@ dc/cc modules and FOAF, with Flickr's per-photo values:
         <flickr:flickr>
           <pagination><total>480</total><page>1</page><pages>32</pages><per_page>15</per_page></pagination>
         </flickr:flickr>
-        <items><rdf:Seq><rdf:li rdf:resource="https://www.flickr.com/photos/notadj25/53084954382/"/></rdf:Seq></items>
+        <items><rdf:Seq><rdf:li rdf:resource="https://www.flickr.com/photos/qszwxa18/53084954382/"/></rdf:Seq></items>
       </channel>
-      <item rdf:about="https://www.flickr.com/photos/notadj25/53084954382/">
-        <title>Sunrise at Mormon Row</title>
-        <link>https://www.flickr.com/photos/notadj25/53084954382/</link>
+      <item rdf:about="https://www.flickr.com/photos/qszwxa18/53084954382/">
+        <title>Bknedjo mq Carikr Wby</title>
+        <link>https://www.flickr.com/photos/qszwxa18/53084954382/</link>
         <description><![CDATA[<p>... posted a photo:</p> ...]]></description>
         <dc:date>2023-08-01T04:18:19Z</dc:date>                 (upload time)
         <dc:date.Taken>2023-07-22T08:15:00-06:00</dc:date.Taken>   (offset of the place: America/Denver in July)
-        <dc:creator>notadj25</dc:creator>
+        <dc:creator>qszwxa18</dc:creator>
         <dc:identifier>tag:flickr.com,2005:/photo/53084954382</dc:identifier>
         <dc:subject>grandteton</dc:subject> ...
         <foaf:depiction rdf:resource="..._b.jpg"/>

@@ -62,7 +62,7 @@ def explain(err: FlickrError, args: Mapping[str, str], source: str) -> str:
         if missing:
             return f"This kind of feed needs: {', '.join(missing)}. Fill in that field."
     message = err.message.strip().rstrip(".").lower()
-    if err.code == errors.METHOD_NOT_FOUND and "not available in feed formats" in message:
+    if err.code == errors.METHOD_NOT_FOUND and " is not available " in message:
         return NOT_A_PHOTO_LIST
     if message.startswith("invalid size"):
         return "Choose one of the image sizes offered."

@@ -46,8 +46,8 @@ FEED_EXTRAS = (
 # Asked for on top of the caller's arguments: the feed is titled and linked by the set's own
 # title, owner and URL. photosets.getPhotos always wraps its photos in a <photoset title
 # owner ownername>; galleries.getPhotos describes the gallery only when asked:
-#     <gallery id="196081879-72157720932863274" url="https://www.flickr.com/photos/kuchpop/galleries/…"
-#              owner="196127201@N06" username="kucinskikaren" …><title>Sunrise/Sunsets</title></gallery>
+#     <gallery id="196081879-72157720932863274" url="https://www.flickr.com/photos/cqpilrs/galleries/…"
+#              owner="196127201@N06" username="alclaifgirogz" …><title>Nrjksvm/Hppaotq</title></gallery>
 SET_INFO = {"flickr.galleries.getPhotos": {"get_gallery_info": "1"}}
 
 # Never forwarded, whatever api.py let through (it keeps only a method's documented

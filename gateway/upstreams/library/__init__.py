@@ -173,8 +173,8 @@ class Library:
     def _tell_empty(self) -> None:
         if not self._told_empty:
             self._told_empty = True
-            log.warning("the photo library %s is empty; fill it with: flask --app wsgi library import FILE…",
-                        self.path)
+            log.warning("the photo library %s is empty; fill it with: flickr-gateway library add-folder DIR "
+                        "(or library import FILE…)", self.path)
 
 
 def create(app: Flask) -> Library:

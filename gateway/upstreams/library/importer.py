@@ -2,7 +2,7 @@
 
 A response does not say which call produced it; the call (method + params)
 comes from an `index.json` beside the file (the shape of
-shared/fixtures/flickr/index.json) or from the caller (`--call`). The call
+tests/fixtures/flickr/index.json) or from the caller (`--call`). The call
 is what records membership:
 
     flickr.groups.pools.getPhotos group_id=…   → group pool, ordered by dateadded
