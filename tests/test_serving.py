@@ -229,6 +229,10 @@ def ask(query):
     response.close()
     return response.status_code
 
+# The first call of the library makes its demo photos, which changes its data version (and so every
+# key): made here, before the burst, with a call of its own.
+ask("method=flickr.photos.getRecent&format=rest&per_page=1")
+del calls[:]
 # 150 identical cold requests and 150 distinct ones, all at once.
 jobs = [gevent.spawn(ask, same) for _ in range(150)] + [gevent.spawn(ask, query) for query in distinct]
 gevent.joinall(jobs, timeout=120)
@@ -239,7 +243,8 @@ backend = app.extensions["gateway.cache"].backend
 pool = getattr(getattr(backend, "client", None), "connection_pool", None)
 store = getattr(upstream, "store", None)
 print(json.dumps({
-    "statuses": sorted({job.value for job in jobs}),
+    "statuses": sorted({job.value for job in jobs}, key=str),
+    "status_counts": {str(k): v for k, v in Counter(job.value for job in jobs).items()},
     "calls": len(calls),
     "same_calls": Counter(json.dumps(args, sort_keys=True) for args in calls).most_common(1)[0][1],
     "sqlite_connections": store.open_connections() if store is not None else None,
@@ -285,15 +290,15 @@ def test_the_app_under_gevent_keeps_its_locks_and_bounds(upstream, cache, tmp_pa
             result = run(url)
     else:
         result = run("memory://")
-    assert result["statuses"] == [200]
-    assert result["same_calls"] == 1 and result["calls"] == 151  # no call made twice
+    assert result["statuses"] == [200], result
+    assert result["same_calls"] == 1 and result["calls"] == 151, result  # no call made twice
     if upstream == "library":
         assert 1 <= result["sqlite_connections"] <= 10  # the hub's thread, and the library's pool threads
     else:
-        assert 1 <= result["flickr_sessions"] <= MAX_CALLS and len(replay.calls) == 151
+        assert 1 <= result["flickr_sessions"] <= MAX_CALLS and len(replay.calls) == 152  # and the warm-up
     if cache == "redis":
         assert 1 <= result["redis_connections"] <= MAX_CONNECTIONS
-    assert result["requests_counted"] == 300
+    assert result["requests_counted"] == 301  # the burst and the warm-up
 
 
 # ---------------------------------------------------------------- trusted proxies and framing
