@@ -112,7 +112,8 @@ def stats_command() -> None:
 
 @library_cli.command("add-folder")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--owner", default=lambda: _default_owner(), show_default="your login name",
+@click.option("--owner", default=lambda: _default_owner(),
+              show_default="the owner the folder's photos have, else your login name",
               help="Whose photos these are: their owner name (and path alias, for user_id=NAME).")
 @click.option("--group", default=None, help="Put the photos in this group's pool (its id is printed).")
 @click.pass_context
@@ -123,7 +124,8 @@ def add_folder_command(ctx: click.Context, folder: Path, owner: str, group: str 
     keeps the photo under an id made from its content; the gateway serves its
     images itself. Running it again reads only new or changed files and drops
     the photos whose files are gone. --owner given again moves the folder's
-    photos to that owner; --group puts all of them in the pool. Files that
+    photos to that owner (without it, new and changed files keep to the
+    folder's owner); --group puts all of them in the pool. Files that
     cannot be read are skipped, one line each. Prints the user_id (and
     group_id) to put in a feed. Exits 1 when image files were found and none
     could be read.

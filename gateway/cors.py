@@ -28,7 +28,10 @@ from collections.abc import Callable, Iterable
 
 from flask import Flask
 
+# The API and what answers like it: Flickr's public feed URLs (/services/feeds/*.gne)
+# and the live stream are read by the same web maps.
 PATHS = ("/services/rest", "/services/rest/")
+PREFIXES = ("/services/feeds/", "/services/stream")
 # What a script may read beyond the CORS-safelisted headers (Content-Type, Last-Modified, …).
 EXPOSE = "Age, ETag, Link, Retry-After, Warning, X-FlickrErrCode, X-FlickrErrMessage"
 ALLOW_METHODS = "GET, HEAD, POST, OPTIONS"
@@ -53,7 +56,8 @@ class CORS:
         self.origins = origins  # None: any origin
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") not in PATHS:
+        path = environ.get("PATH_INFO", "")
+        if path not in PATHS and not path.startswith(PREFIXES):
             return self.wsgi_app(environ, start_response)
         headers = self.headers(environ)
 

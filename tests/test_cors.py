@@ -41,6 +41,9 @@ def test_every_answer_of_the_api_carries_the_headers(tmp_path):
     assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
     assert "if-none-match" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    # Flickr's public feed URLs are read by the same maps.
+    feed = client.get("/services/feeds/photos_public.gne?format=geojson", headers={"Origin": ORIGIN})
+    assert feed.status_code == 200 and feed.headers["Access-Control-Allow-Origin"] == "*"
     # The gateway's own pages are not part of the API.
     assert "Access-Control-Allow-Origin" not in client.get("/").headers
 

@@ -92,8 +92,19 @@ def _decode(img: Image.Image) -> None:
 
 
 def _text(value: object) -> str:
+    """An EXIF ASCII tag as text. The standard says ASCII, but phones, exiftool and Lightroom write
+    UTF-8 there, and Pillow hands the bytes over decoded as Latin-1 ("Belém" came out "BelÃ©m"):
+    bytes that are valid UTF-8 are read as UTF-8, others stay Latin-1 (older Windows software)."""
+    if isinstance(value, str):
+        try:
+            value = value.encode("latin-1")
+        except UnicodeEncodeError:  # already real text
+            pass
     if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            value = value.decode("latin-1")
     return value.strip("\x00 \t\r\n") if isinstance(value, str) else ""
 
 
