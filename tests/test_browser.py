@@ -297,3 +297,52 @@ def test_place_field_without_script(server, browser):
     assert (value(driver, "f-lat"), value(driver, "f-lon"), value(driver, "f-radius")) == ("38.7251", "-9.1498", "7")
     assert value(driver, "f-place") == "Lisbon, Portugal"
     assert "lat=38.7251&lon=-9.1498&radius=7" in value(driver, "api-url")
+
+
+def test_another_site_cannot_frame_the_builder(server, browser):
+    """Clickjacking: a page of another origin frames the builder, and Chromium refuses to show it
+    (frame-ancestors 'none', X-Frame-Options: DENY); the same page frames a header-less page of a third origin."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Pages(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            if self.path == "/plain":
+                body = b"<!doctype html><title>plain</title><form id='plain'></form>"
+            else:
+                other = self.server.other
+                body = (f"<!doctype html><title>decoy</title><iframe id='gateway' src='{server}/'></iframe>"
+                        f"<iframe id='plain' src='http://127.0.0.1:{other}/plain'></iframe>").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    decoy, plain = ThreadingHTTPServer(("127.0.0.1", 0), Pages), ThreadingHTTPServer(("127.0.0.1", 0), Pages)
+    decoy.other = plain.server_port
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (decoy, plain)]
+    for thread in threads:
+        thread.start()
+    try:
+        driver = browser(javascript=False)
+        driver.get(f"http://127.0.0.1:{decoy.server_port}/")
+        WebDriverWait(driver, WAIT).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+        def forms_in(frame_id: str) -> int:
+            driver.switch_to.frame(driver.find_element(By.ID, frame_id))
+            try:
+                return len(driver.find_elements(By.TAG_NAME, "form"))
+            finally:
+                driver.switch_to.default_content()
+
+        assert forms_in("plain") == 1  # framing works for a page that allows it
+        assert forms_in("gateway") == 0  # the builder's form never shows inside another site
+        status, _, _ = fetch(f"{server}/")
+        assert status == 200
+    finally:
+        for s in (decoy, plain):
+            s.shutdown()
+            s.server_close()

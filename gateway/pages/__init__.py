@@ -42,6 +42,7 @@ bp = Blueprint("pages", __name__)
 # No script, style or font comes from anywhere else; thumbnails come from Flickr's hosts.
 # No other site may frame a page (clickjacking): frame-ancestors, and X-Frame-Options for older browsers.
 CSP = "default-src 'self'; img-src 'self' https: data:; frame-ancestors 'none'"
+NOT_FRAMED = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY"}
 # What the preview shows beyond the standard attributes: owner names, photo page paths, places,
 # and the image URLs of photos the gateway serves itself (which cannot be built from server and secret).
 PREVIEW_EXTRAS = "owner_name,path_alias,geo,url_sq,url_q,url_l"
@@ -51,6 +52,7 @@ GEOJSON = "feed-geojson"
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.after_request(not_framed)
 
 
 @bp.after_request
@@ -58,6 +60,15 @@ def security_headers(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def not_framed(response: Response) -> Response:
+    """Every HTML answer of the app, not only the blueprints' pages (Werkzeug's error pages too),
+    refuses to be framed: CSP frame-ancestors for today's browsers, X-Frame-Options for older ones."""
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", NOT_FRAMED["Content-Security-Policy"])
+        response.headers["X-Frame-Options"] = NOT_FRAMED["X-Frame-Options"]
     return response
 
 
