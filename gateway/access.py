@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from . import errors, metrics
 from .formats import FORMATS
@@ -119,11 +119,24 @@ def _request_id(environ: dict) -> str:
     return given if REQUEST_ID.fullmatch(given) else os.urandom(16).hex()  # a third of uuid4's cost
 
 
+def is_credential(name: str) -> bool:
+    """Whether an argument name (decoded) may carry a caller's credential, in any spelling the
+    gateway reads as one (`amp;api_key` on the .gne feeds) or a caller may have meant (API_KEY)."""
+    name = name.lower()
+    return any(word in name for word in CREDENTIALS)
+
+
 def loggable_query(query: str) -> str:
-    """The query string without the caller's credentials, at most 2,000 characters."""
-    if any(name in query for name in CREDENTIALS):
+    """The query string without the caller's credentials, at most 2,000 characters.
+
+    Names are compared decoded: `api%5Fkey=…` is api_key to Werkzeug, so it must be to this
+    filter too; a query with no escape and no credential word is logged as it came.
+    """
+    text = (unquote(query) if "%" in query else query).lower()
+    if any(word in text for word in CREDENTIALS):
         pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, v) for k, v in pairs if not k.startswith(CREDENTIALS)])
+        if any(is_credential(k) for k, _v in pairs):
+            query = urlencode([(k, v) for k, v in pairs if not is_credential(k)])
     return query[:2000]
 
 

@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
 
 from . import cache, errors, metrics, upstreams, validation
-from .access import MAX_FORM, observation
+from .access import MAX_FORM, loggable_query, observation
 from .cache import cache_key, pages
 from .cache import http as hits
 from .cache.entry import Entry
@@ -398,7 +398,9 @@ def unexpected(exc: Exception) -> Response | HTTPException:
     if isinstance(exc, HTTPException):
         return http_error(exc)
     # A bug must not show a traceback to the client; it is logged for the operator.
-    log.exception("unexpected error on %s", request.full_path)
+    # The query as the access log writes it: never the caller's credentials (SPEC 6).
+    query = loggable_query(request.query_string.decode("latin-1"))
+    log.exception("unexpected error on %s?%s", request.path, query)
     return error_response(errors.unavailable())
 
 

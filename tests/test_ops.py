@@ -138,6 +138,34 @@ def test_one_json_line_a_request_without_credentials(app, access_log):
     assert "CALLER" not in json.dumps(access_log)
 
 
+@pytest.mark.parametrize("query", [
+    "api%5Fkey=CALLERKEY", "api%5fkey=CALLERKEY", "%61pi_key=CALLERKEY",  # escaped: Werkzeug reads api_key
+    "api_key=CALLERKEY&api_key=CALLERKEY2",  # repeated: the first lets the caller in, neither is logged
+    "API_KEY=CALLERKEY", "oauth%5Fconsumer%5Fkey=CALLERKEY",
+])
+def test_credentials_in_any_spelling_stay_out_of_the_log(tmp_path, access_log, query):
+    app = make_app(tmp_path, FakeUpstream(recorded("photos.search-19a6cc8272.xml")),
+                   API_KEYS="CALLERKEY,CALLERKEY2")
+    client = app.test_client()
+    response = client.get(f"/services/rest/?method=flickr.photos.search&tags=sunset&{query}&format=feed-rss_200")
+    assert response.data
+    # The .gne feeds read `amp;api_key` (a URL copied out of HTML) as the key: it is one too.
+    feed = client.get("/services/feeds/photos_public.gne?tags=sunset&amp;" + query)
+    assert feed.data
+    assert response.status_code == 200 or query.startswith("API_KEY")  # API_KEY is not the key: code 100
+    assert "CALLERKEY" not in json.dumps(access_log)
+    assert all("tags=sunset" in line["query"] for line in access_log)  # the rest of the query is kept
+
+
+def test_an_unexpected_failure_is_logged_without_the_callers_key(tmp_path, caplog):
+    app = make_app(tmp_path, FakeUpstream(error=RuntimeError("a bug")), API_KEYS="CALLERKEY")
+    with caplog.at_level(logging.ERROR, logger="gateway"):
+        response = app.test_client().get(FEED + "&api%5Fkey=CALLERKEY&api_key=CALLERKEY")
+    assert response.status_code == 503 and response.headers["X-FlickrErrCode"] == "105"
+    assert "a bug" in caplog.text and "tags=sunset" in caplog.text  # logged, for the operator
+    assert "CALLERKEY" not in caplog.text
+
+
 # ---------------------------------------------------------------- metrics
 
 
