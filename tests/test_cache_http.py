@@ -64,6 +64,23 @@ def test_the_host_behind_a_proxy_gets_its_own_links(tmp_path, upstream):
     assert again.data == a.data
 
 
+@pytest.mark.parametrize("headers", [
+    {"X-Forwarded-Proto": "javascript"}, {"X-Forwarded-Proto": "data"},  # a proxy passes on what it does not set
+    {"X-Forwarded-Prefix": "javascript:alert(1)//"},  # Werkzeug could not build a URL from it: a 503
+    {"X-Forwarded-Prefix": "//evil.example"}, {"X-Forwarded-Prefix": '/a"b'},
+])
+@pytest.mark.parametrize("fmt", ["feed-kml_nl", "feed-atom_10"])
+def test_forwarded_scheme_and_prefix_start_links_only_when_they_can(tmp_path, upstream, headers, fmt):
+    client = make_app(tmp_path, upstream, PROXY_HOPS=1).test_client()
+    response = client.get(FEED.replace("feed-rss_200", fmt), headers=headers)
+    assert response.status_code == 200
+    assert b"http://localhost/services/rest/?method=flickr.photos.search" in response.data
+    assert b"javascript" not in response.data and b"evil" not in response.data
+    proxied = client.get(FEED.replace("feed-rss_200", fmt), headers={"X-Forwarded-Proto": "HTTPS",
+                                                                     "X-Forwarded-Prefix": "/gateway"})
+    assert b"https://localhost/gateway/services/rest/?method=flickr.photos.search" in proxied.data
+
+
 def test_known_requests_are_bounded():
     requests = KnownRequests(limit=3)
     for n in range(5):
@@ -76,7 +93,7 @@ def test_a_broken_shortcut_falls_back_to_the_endpoint(tmp_path, upstream):
     app = make_app(tmp_path, upstream)
     client = app.test_client()
     first = client.get(FEED)
-    hits = app.wsgi_app.app  # ProxyFix → CORS → Access → FastHits
+    hits = app.wsgi_app.app  # ProxyFix → forwarded checks → CORS → Access → FastHits
     while not isinstance(hits, FastHits):
         hits = hits.wsgi_app
     hits.extensions = {**app.extensions, "gateway.cache": None}  # any failure in the shortcut
