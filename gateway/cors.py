@@ -28,7 +28,11 @@ from collections.abc import Callable, Iterable
 
 from flask import Flask
 
-PATHS = ("/services/rest", "/services/rest/")
+from .access import endpoint
+
+# The API: /services/rest/ and Flickr's public feed URLs (/services/feeds/…), whose GeoJSON
+# and JSON web maps fetch() just the same.
+API = ("rest", "feeds")
 # What a script may read beyond the CORS-safelisted headers (Content-Type, Last-Modified, …).
 EXPOSE = "Age, ETag, Link, Retry-After, Warning, X-FlickrErrCode, X-FlickrErrMessage"
 ALLOW_METHODS = "GET, HEAD, POST, OPTIONS"
@@ -53,7 +57,7 @@ class CORS:
         self.origins = origins  # None: any origin
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") not in PATHS:
+        if endpoint(environ.get("PATH_INFO", "")) not in API:
             return self.wsgi_app(environ, start_response)
         headers = self.headers(environ)
 
