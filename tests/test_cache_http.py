@@ -89,6 +89,29 @@ def test_known_requests_are_bounded():
     assert requests.get(None) is None
 
 
+def test_known_requests_are_bounded_in_bytes(tmp_path, upstream):
+    """An 8 KB query with a different 15 KB Host and Authorization each time: the map of raw requests
+    held 4,096 of them (180 MB, kept for the process's life) when it was bounded by count alone."""
+    app = make_app(tmp_path, upstream)
+    client = app.test_client()
+    query = FEED + "&" + "x" * 8000
+    for n in range(300):
+        host = f"h{n}." + ("a" * 60 + ".") * 240 + "example"
+        response = client.get(query, headers={"Host": host, "Authorization": f"OAuth {'z' * 15000}{n}"})
+        assert response.status_code == 200
+    requests = known(app)
+    held = sum(len(part) for raw in requests._keys for part in raw if isinstance(part, str))
+    assert held <= requests.max_bytes and requests._bytes <= requests.max_bytes
+    assert 0 < len(requests._keys) < 300
+    small = KnownRequests(limit=100, max_bytes=16_000)
+    small.remember(("q" * 2000,), "too large for a sixteenth of the bound")
+    assert small._keys == {}
+    for n in range(50):
+        small.remember((f"{n:04d}" + "q" * 500,), f"response:{n}")
+    assert small._bytes <= 16_000 and small.get(("0049" + "q" * 500,)) == "response:49"
+    assert small.get(("0000" + "q" * 500,)) is None  # the oldest went first
+
+
 def test_a_broken_shortcut_falls_back_to_the_endpoint(tmp_path, upstream):
     app = make_app(tmp_path, upstream)
     client = app.test_client()

@@ -29,6 +29,10 @@ from .entry import Entry
 log = logging.getLogger("gateway.cache")
 Headers = list[tuple[str, str]]
 MAX_KNOWN = 4096  # remembered raw requests per process (a few hundred bytes each)
+# ... and at most this many bytes of them: a client sending an 8 KB query with a different 15 KB
+# Host or Authorization each time filled 4,096 entries with 180 MB that stayed.
+MAX_KNOWN_BYTES = 4 * 2**20
+_ENTRY_OVERHEAD = 400  # the tuple, the dict slot, the Known and its key: bytes beyond the strings
 
 
 def origin(environ: dict) -> tuple:
@@ -95,12 +99,18 @@ class Known(NamedTuple):
     version: int = 0
 
 
-class KnownRequests:
-    """Raw requests the endpoint has validated → what it learnt of them; bounded, oldest forgotten first."""
+def _size(raw: tuple) -> int:
+    return _ENTRY_OVERHEAD + sum(len(part) for part in raw if isinstance(part, str))
 
-    def __init__(self, limit: int = MAX_KNOWN):
-        self.limit = limit
+
+class KnownRequests:
+    """Raw requests the endpoint has validated → what it learnt of them; bounded in count and in
+    bytes, oldest forgotten first."""
+
+    def __init__(self, limit: int = MAX_KNOWN, max_bytes: int = MAX_KNOWN_BYTES):
+        self.limit, self.max_bytes = limit, max_bytes
         self._keys: dict[tuple, Known] = {}
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, raw: tuple | None) -> Known | None:
@@ -109,10 +119,19 @@ class KnownRequests:
     def remember(self, raw: tuple | None, known: Known) -> None:
         if raw is None or self._keys.get(raw) == known:
             return
+        size = _size(raw)
+        if size > self.max_bytes // 16:
+            return  # a request this large is answered through the endpoint every time
         with self._lock:
-            while len(self._keys) >= self.limit:
-                del self._keys[next(iter(self._keys))]
+            if raw in self._keys:
+                self._bytes -= _size(raw)
+                del self._keys[raw]
+            while self._keys and (len(self._keys) >= self.limit or self._bytes + size > self.max_bytes):
+                oldest = next(iter(self._keys))
+                del self._keys[oldest]
+                self._bytes -= _size(oldest)
             self._keys[raw] = known
+            self._bytes += size
 
 
 class FastHits:
