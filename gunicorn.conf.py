@@ -33,6 +33,16 @@ if _own_metrics_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
 
 
+def on_starting(server):
+    # gunicorn's own error log quotes a request line it cannot parse whole ("Invalid HTTP request
+    # line: 'GET /services/rest/?…&api_key=…\x01'"): the filter takes the caller's credentials out.
+    import logging
+
+    from gateway.access import CredentialFilter
+
+    logging.getLogger("gunicorn.error").addFilter(CredentialFilter())
+
+
 def post_fork(server, worker):
     # Without Redis each worker keeps its own share of the Flickr budget
     # (gateway/limits.py): tell it how many workers share this host's.

@@ -6,7 +6,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import re
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -234,3 +240,41 @@ def test_a_form_body_with_raw_bytes_reads_like_the_query(app):
     assert upstream.calls[-1][1]["tags"] == "caf%E9%FF"  # as werkzeug reads the %-escaped form
     raw(app, b"method=flickr.photos.search&tags=caf%e9%ff&format=feed-rss_200")
     assert upstream.calls[-1][1]["tags"] == "caf%E9%FF"
+
+
+def test_gunicorns_own_log_never_quotes_a_callers_key(tmp_path):
+    """gunicorn logs a request line it cannot parse whole ("Invalid HTTP request line: 'GET …'"): with
+    a control byte after the key, the caller's api_key was written to stderr in clear."""
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(GATEWAY_LIBRARY_PATH=str(tmp_path / "lib.sqlite"), GATEWAY_DEMO="0", WEB_CONCURRENCY="1")
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "wsgi:app", "--config",
+                               "gunicorn.conf.py", "--bind", "127.0.0.1:0"],
+                              cwd=root, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        port, lines = None, []
+        deadline = time.monotonic() + 60
+        while port is None and time.monotonic() < deadline:
+            line = server.stderr.readline()
+            assert line or server.poll() is None, "gunicorn exited"
+            found = re.search(r"serving on 127\.0\.0\.1, port (\d+)", line)
+            port = found and int(found.group(1))
+        assert port, "gunicorn did not say where it serves"
+        for request in (b"GET /services/rest/?method=flickr.photos.getRecent&api_key=CALLERKEY\x01 HTTP/1.1\r\n",
+                        b"GET /services/rest/?api%5Fkey=CALLERKEY&oauth_token=CALLERTOKEN\x7f HTTP/1.1\r\n"):
+            for _ in range(100):  # the worker boots after the arbiter is ready
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                        conn.sendall(request + b"Host: localhost\r\nConnection: close\r\n\r\n")
+                        assert conn.recv(100).startswith(b"HTTP/1.1 400")
+                    break
+                except ConnectionRefusedError:
+                    time.sleep(0.1)
+            while not any("Invalid request" in line for line in lines):
+                lines.append(server.stderr.readline())
+            assert "CALLER" not in "".join(lines) and "[redacted]" in lines[-1], lines
+            lines.clear()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        server.stderr.close()
