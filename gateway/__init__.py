@@ -19,7 +19,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     config.coerce(app.config)
 
-    from . import api, cache, cli, feeds, images, limits, ops, upstreams
+    from . import api, cache, cli, feeds, images, limits, ops, push, upstreams
 
     upstreams.init_app(app)
     cache.init_app(app)
@@ -28,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     feeds.init_app(app)  # Flickr's public feed URLs, translated into API calls
     images.init_app(app)
     ops.init_app(app)
+    push.init_app(app)
     cli.init_app(app)
 
     from . import pages  # the feed builder page at /

@@ -174,6 +174,8 @@ def endpoint(path: str) -> str:
         return "images"  # the local photos' images: limited like the API, counted apart
     if path in ("/", "/preview", "/download.kml"):
         return "page"
+    if path == "/push/hub":
+        return "hub"  # WebSub subscription requests (gateway/push/hub.py)
     return "other"
 
 

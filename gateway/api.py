@@ -45,6 +45,7 @@ JSONP_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.]{0,63}")
 # method, format, size, nojsoncallback, jsoncallback, api_key, api_sig, auth_token, oauth_*.
 # Arguments that fix the area of a call, so a network link must not add Google Earth's bbox.
 FIXED_AREA = {"bbox", "lat", "lon", "woe_id", "place_id"}
+HUB_PATH = "/push/hub"  # the WebSub hub (gateway/push/hub.py)
 BAD_ARGUMENT = 3  # the code the gateway uses for a malformed argument of its own (size, jsoncallback)
 
 
@@ -273,7 +274,22 @@ def feed_context(call: Call, page: Page) -> FeedContext:
         page_urls=page_urls,
         kml_url=_url(call.link_args("feed-kml")),  # same call; Google Earth appends &bbox=…
         view_bbox=call.method.takes_bbox and not FIXED_AREA & call.args.keys(),
+        hub_url=hub_url(call) if call.format.is_feed else "",
     )
+
+
+def topic_url(call: Call) -> str:
+    """The call's WebSub topic: its canonical self URL at /services/rest/, also when the request
+    came by another path (Flickr's .gne feed URLs share the topic of the call they translate to)."""
+    query = urlencode(call.public_args(), safe="@,", quote_via=quote)
+    return f"{request.url_root}services/rest/?{query}"
+
+
+def hub_url(call: Call | None = None) -> str:
+    """The WebSub hub of this gateway's feeds (gateway/push/hub.py), on the request's own origin;
+    with the caller's own api_key where keys are required (a feed reader posts to it by itself)."""
+    url = request.url_root + HUB_PATH.lstrip("/")
+    return f"{url}?{urlencode({'api_key': call.api_key})}" if call is not None and call.api_key else url
 
 
 # ---------------------------------------------------------------- the endpoint
@@ -360,6 +376,9 @@ def render(call: Call, key: str, modified_key: str, version: int, changed_at: in
     modified = last_modified(store, modified_key, etag, feed_updated(page), changed_at)
     meta = {"etag": etag, "updated": modified, "type": f"{content_type}; charset=utf-8",
             "modified": http_date(modified)}
+    if call.format.is_feed:
+        # WebSub discovery (SPEC 10): every feed is a topic named by its canonical self URL.
+        meta["link"] = f'<{hub_url(call)}>; rel="hub", <{topic_url(call)}>; rel="self"'
     entry = fetched.derive((body, gzip.compress(body, mtime=0)), meta)
     store.set(key, entry)
     return entry

@@ -16,6 +16,7 @@ from click.core import ParameterSource
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from . import push
 from .mirror import register_mirror
 from .model import Page
 from .upstreams.library import Library, Skipped, create
@@ -53,6 +54,8 @@ def _library(filling: bool = False) -> Iterator[Library]:
     finally:
         if library is not upstream:
             library.close()
+        if filling:  # the photos changed: subscribers hear of the new ones (gateway/push)
+            push.library_changed(current_app._get_current_object())
 
 
 @library_cli.command("import")
@@ -230,4 +233,6 @@ def remove_command(photos, owners, groups, albums, galleries, folders, dry_run: 
             return
         removed = library.remove(chosen)
         held = library.stats()["photos"]
+    if removed:  # KML and GeoJSON subscribers get the document without them (gateway/push)
+        push.library_changed(current_app._get_current_object())
     click.echo(f"{_photos(removed)} removed; the library holds {held} photos")

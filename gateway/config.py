@@ -49,6 +49,15 @@ SETTINGS: tuple[Setting, ...] = (
             "calls to Flickr an hour, shared by every worker (and host, with Redis); 0 = no limit"),
     Setting("CLIENT_RATE", "", "requests per client address, e.g. `600/minute` (or `/second`, `/hour`); "
             "empty = no limit"),
+    Setting("PUSH_LEASE_DEFAULT", 864000, "WebSub: seconds a subscription lasts when the subscriber asks no lease"),
+    Setting("PUSH_LEASE_MIN", 3600, "WebSub: the shortest lease granted (seconds)"),
+    Setting("PUSH_LEASE_MAX", 2592000, "WebSub: the longest lease granted (seconds)"),
+    Setting("PUSH_RETRY_DELAY", 60, "WebSub: seconds before the first retry of a failed delivery, doubling each time "
+            "(8 attempts: over 2 hours with the default)"),
+    Setting("PUSH_ALLOW_PRIVATE", 0, "WebSub: `1` lets callbacks resolve to loopback, private or link-local "
+            "addresses (tests, intranets); `0` refuses them"),
+    Setting("PUSH_PATH", "instance/push.sqlite", "WebSub and live streams without Redis: the event log and "
+            "subscriptions (the job queue is `push-jobs.sqlite` beside it)"),
 )
 
 
@@ -67,6 +76,9 @@ def coerce(config: dict) -> None:
                 raise ValueError(f"GATEWAY_{s.name} must be a whole number, got {value!r}") from None
         config[s.name] = value
     config["MAX_PER_PAGE"] = max(1, min(500, config["MAX_PER_PAGE"]))
+    config["PUSH_LEASE_MIN"] = max(1, config["PUSH_LEASE_MIN"])
+    config["PUSH_LEASE_MAX"] = max(config["PUSH_LEASE_MIN"], config["PUSH_LEASE_MAX"])
+    config["PUSH_RETRY_DELAY"] = max(1, config["PUSH_RETRY_DELAY"])
     config["LIBRARY_HEAVY_QUERIES"] = max(1, config["LIBRARY_HEAVY_QUERIES"])
     config["IMAGE_MAX_PIXELS"] = max(1, config["IMAGE_MAX_PIXELS"])
     for name in ("CACHE_TTL", "CACHE_STALE", "UPSTREAM_RATE", "LIBRARY_QUERY_MS"):

@@ -21,6 +21,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -47,6 +48,26 @@ UPSTREAM_LATENCY = Histogram("gateway_upstream_duration_seconds", "Time an upstr
                              ["upstream"], buckets=LATENCY_BUCKETS)
 RATE_LIMITED = Counter("gateway_rate_limited", "Requests refused by a rate limit: client (429) or the "
                        "upstream budget (served stale or 503)", ["limit"])
+
+# Push (WebSub, gateway/push): the job consumer's numbers, added to the web workers' ones
+# when it shares their PROMETHEUS_MULTIPROC_DIR (scripts/serve).
+PUSH_SUBSCRIPTIONS = Gauge("gateway_push_subscriptions", "Active WebSub subscriptions (counted by the consumer "
+                           "each minute)", multiprocess_mode="mostrecent")
+PUSH_VERIFICATIONS = Counter("gateway_push_verifications", "Verifications of intent by mode (subscribe, "
+                             "unsubscribe) and outcome (verified, failed, denied)", ["mode", "outcome"])
+PUSH_DELIVERIES = Counter("gateway_push_deliveries", "Content distributions by outcome: ok, failed (retried), "
+                          "gone (410: subscription ended), abandoned (attempts exhausted)", ["outcome"])
+PUSH_DELIVERY_DELAY = Histogram("gateway_push_delivery_delay_seconds", "Time from a photo's detection to its "
+                                "successful delivery", buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900,
+                                                                 3600, 7200))
+PUSH_POLLS = Counter("gateway_push_polls", "Polls of the upstream for watched calls (each one upstream call of "
+                     "the budget), by outcome: ok, failed, budget (the budget was spent)", ["outcome"])
+PUSH_POLL_INTERVAL = Gauge("gateway_push_poll_interval_seconds", "Seconds between two polls of a watched call: "
+                           "the cache time, or longer when the budget is short", multiprocess_mode="mostrecent")
+PUSH_POLL_STRETCH = Gauge("gateway_push_poll_stretch", "How much polls are stretched to fit the budget: the poll "
+                          "interval over the cache time (1 = not stretched)", multiprocess_mode="mostrecent")
+PUSH_BUDGET_SHARE = Gauge("gateway_push_budget_share", "Share of GATEWAY_UPSTREAM_RATE the polls use at the "
+                          "current interval (0 to 1)", multiprocess_mode="mostrecent")
 
 
 def exposition() -> tuple[bytes, str]:

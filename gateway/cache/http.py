@@ -66,6 +66,8 @@ def answer(entry: Entry, environ: dict, ttl: int) -> tuple[int, Headers, bytes]:
     strong = f'"{meta["etag"]}"'
     headers = [("ETag", "W/" + strong if gzipped else strong), ("Last-Modified", meta["modified"]),
                ("Cache-Control", f"public, max-age={ttl}"), ("Vary", "Accept-Encoding")]
+    if meta.get("link"):  # WebSub discovery: the hub and the canonical self (gateway/push)
+        headers.append(("Link", meta["link"]))
     age = entry.age(time.time())
     if age:
         headers.append(("Age", str(age)))

@@ -64,6 +64,8 @@ def render(page: Page, ctx: FeedContext, *, with_geo: bool = False) -> bytes:
     w = XMLWriter("feed", GEO_NSMAP if with_geo else NSMAP)
     w.el("title", ctx.title + (geo.TITLE_SUFFIX if with_geo else ""))
     w.el("link", rel="self", type="application/atom+xml", href=ctx.self_url)
+    if ctx.hub_url:  # WebSub discovery (gateway/push)
+        w.el("link", rel="hub", href=ctx.hub_url)
     w.el("link", rel="alternate", type="text/html", href=ctx.link)
     for rel, url in ctx.page_urls.items():
         w.el("link", rel=rel, type="application/atom+xml", href=url)

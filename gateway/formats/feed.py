@@ -56,6 +56,7 @@ class FeedContext:
     page_urls: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # first/previous/next/last
     kml_url: str = ""  # `feed-kml_nl`: the same call as feed-kml
     view_bbox: bool = False  # `feed-kml_nl`: ask Google Earth for the bbox in view
+    hub_url: str = ""  # the WebSub hub of this feed (atom:link rel="hub"); empty: none
 
 
 # ---------------------------------------------------------------- dates

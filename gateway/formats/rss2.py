@@ -68,6 +68,8 @@ def render(page: Page, ctx: FeedContext, *, with_geo: bool = False) -> bytes:
         w.el("link", ctx.link)
         w.el("description", title)
         w.el("atom:link", rel="self", type="application/rss+xml", href=ctx.self_url)
+        if ctx.hub_url:  # WebSub discovery (gateway/push)
+            w.el("atom:link", rel="hub", href=ctx.hub_url)
         for rel, url in ctx.page_urls.items():
             w.el("atom:link", rel=rel, type="application/rss+xml", href=url)
         w.el("pubDate", rfc822(feed_updated(page)))
