@@ -46,6 +46,10 @@ accesslog = None
 # any client on 127.0.0.1 pick the scheme (X-Forwarded-Proto: https) and SCRIPT_NAME.
 forwarded_allow_ips = ""
 secure_scheme_headers = {}
+# gunicorn's control socket (gunicornc) lives at one path per user ($HOME/.gunicorn/gunicorn.ctl):
+# two gateways on one machine (tests, benchmarks, staging beside production) would take it from
+# each other. Nothing here uses it.
+control_socket_disable = True
 
 # /metrics adds up every worker's numbers: prometheus_client's multiprocess
 # mode keeps each worker's values in files in this directory, which must be
@@ -64,6 +68,14 @@ def on_starting(server):
     if soft != resource.RLIM_INFINITY and soft < wanted:
         new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, new), hard))
+
+    # gunicorn's own error log quotes a request line it cannot parse whole ("Invalid HTTP request
+    # line: 'GET /services/rest/?…&api_key=…\x01'"): the filter takes the caller's credentials out.
+    import logging
+
+    from gateway.accesslog import CredentialFilter
+
+    logging.getLogger("gunicorn.error").addFilter(CredentialFilter())
 
 
 def post_fork(server, worker):

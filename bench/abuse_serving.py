@@ -14,8 +14,10 @@ temporary library with its demo photos, and prints:
    its header deadline, and the probes' latency (median, 99th percentile, max).
 2. Long-header flood: --flood requests, 8 at a time, each with an 8 KB query
    and a different 15 KB Host, Authorization or X-Forwarded-Prefix (a third
-   each; the prefix is read because GATEWAY_PROXY_HOPS=1 here). Printed:
-   worker RSS before, right after, and 5 s after (target: at most 100 MB).
+   each), once with GATEWAY_PROXY_HOPS=0 (the default: the prefix is
+   ignored) and once with 1 (the prefix is believed, and every distinct one
+   is a new cache entry). Printed: worker RSS before, right after, and 5 s
+   after (target: at most 100 MB), and the private part of it then.
 """
 
 from __future__ import annotations
@@ -95,6 +97,14 @@ def workers(master: int) -> list[int]:
 def rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def private_mb(pid: int) -> float:
+    """The worker's own memory: RSS less the pages it shares with the master and the other workers
+    (shared libraries, the interpreter's code), from /proc/PID/smaps_rollup (Private_Clean + Private_Dirty)."""
+    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    kb = (int(re.search(rf"{name}:\s+(\d+) kB", rollup).group(1)) for name in ("Private_Clean", "Private_Dirty"))
+    return sum(kb) / 1024
 
 
 def load() -> str:
@@ -195,8 +205,8 @@ def slow_connections(tmp: Path, n: int, seconds: int) -> None:
 # ---------------------------------------------------------------- 2. long-header flood
 
 
-def long_headers(tmp: Path, count: int) -> None:
-    with gateway(tmp, GATEWAY_PROXY_HOPS="1") as (port, master):
+def long_headers(tmp: Path, count: int, hops: int) -> None:
+    with gateway(tmp, GATEWAY_PROXY_HOPS=str(hops)) as (port, master):
         for _ in range(20):
             get(port, FEED)
         pids = workers(master)
@@ -238,12 +248,14 @@ def long_headers(tmp: Path, count: int) -> None:
         after = [rss_mb(pid) for pid in pids]
         time.sleep(5)
         idle = [rss_mb(pid) for pid in pids]
+        private = [private_mb(pid) for pid in pids]
     print(f"2. {count:,} requests with an 8 KB query and a different 15 KB Host, Authorization or"
-          f" X-Forwarded-Prefix each, 8 at a time: {elapsed:.1f} s; statuses {dict(sorted(statuses.items()))};"
-          f" load average {load()}")
+          f" X-Forwarded-Prefix each, 8 at a time, GATEWAY_PROXY_HOPS={hops}: {elapsed:.1f} s;"
+          f" statuses {dict(sorted(statuses.items()))}; load average {load()}")
     print(f"   worker RSS before: {', '.join(f'{m:.0f}' for m in before)} MB; after:"
           f" {', '.join(f'{m:.0f}' for m in after)} MB; 5 s later: {', '.join(f'{m:.0f}' for m in idle)} MB"
-          f" (max {max(after + idle):.0f} MB; target <= 100)")
+          f" (max {max(after + idle):.0f} MB; target <= 100); of which private then:"
+          f" {', '.join(f'{m:.0f}' for m in private)} MB")
 
 
 def main() -> None:
@@ -251,13 +263,17 @@ def main() -> None:
     parser.add_argument("--slow", type=int, default=500, help="slow connections held open")
     parser.add_argument("--seconds", type=int, default=20, help="how long they are held while probing")
     parser.add_argument("--flood", type=int, default=2000, help="requests of the long-header flood")
+    parser.add_argument("--hops", type=int, action="append",
+                        help="GATEWAY_PROXY_HOPS of a flood run (repeatable; default: 0, the shipped default,"
+                             " then 1, where the 15 KB X-Forwarded-Prefix is believed and reaches the links)")
     parser.add_argument("--only", choices=["slow", "flood"])
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gateway-abuse-") as tmp:
         if options.only in (None, "slow"):
             slow_connections(Path(tmp), options.slow, options.seconds)
         if options.only in (None, "flood"):
-            long_headers(Path(tmp), options.flood)
+            for hops in options.hops or [0, 1]:
+                long_headers(Path(tmp), options.flood, hops)
 
 
 if __name__ == "__main__":

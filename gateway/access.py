@@ -151,8 +151,9 @@ def endpoint(path: str) -> str:
 def count(environ: dict, obs: Observation, seconds: float) -> None:
     """The request's metrics (added up in this process, metrics.BATCH)."""
     place = endpoint(environ.get("PATH_INFO", ""))
-    fmt = obs.format if place in ("rest", "feeds") and obs.format in FORMATS else ""
-    metrics.BATCH.request(place, fmt, str(obs.status), seconds, obs.cache if place in ("rest", "feeds") else "")
+    api = place in ("rest", "feeds")  # the API, and its feed URLs (feeds.py)
+    fmt = obs.format if api and obs.format in FORMATS else ""
+    metrics.BATCH.request(place, fmt, str(obs.status), seconds, obs.cache if api else "")
 
 
 def _record(environ: dict, obs: Observation, started: float) -> None:

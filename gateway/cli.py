@@ -112,7 +112,8 @@ def stats_command() -> None:
 
 @library_cli.command("add-folder")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--owner", default=lambda: _default_owner(), show_default="your login name",
+@click.option("--owner", default=lambda: _default_owner(),
+              show_default="the owner the folder's photos have, else your login name",
               help="Whose photos these are: their owner name (and path alias, for user_id=NAME).")
 @click.option("--group", default=None, help="Put the photos in this group's pool (its id is printed).")
 @click.pass_context
@@ -123,7 +124,8 @@ def add_folder_command(ctx: click.Context, folder: Path, owner: str, group: str 
     keeps the photo under an id made from its content; the gateway serves its
     images itself. Running it again reads only new or changed files and drops
     the photos whose files are gone. --owner given again moves the folder's
-    photos to that owner; --group puts all of them in the pool. Files that
+    photos to that owner (without it, new and changed files keep to the
+    folder's owner); --group puts all of them in the pool. Files that
     cannot be read are skipped, one line each. Prints the user_id (and
     group_id) to put in a feed. Exits 1 when image files were found and none
     could be read.
@@ -177,13 +179,13 @@ def synth_command(count: int, seed: int) -> None:
 
 @library_cli.command("list")
 def list_command() -> None:
-    """List owners, groups, albums and galleries: their feed ids and photo counts.
+    """List owners, groups, albums, galleries and places: their feed ids and photo counts.
 
     Each under the argument a feed names it by (user_id, group_id,
-    photoset_id, gallery_id) and the method that lists its photos.
+    photoset_id, gallery_id, woe_id) and the method that lists its photos.
     """
     with _library() as library:
-        owners, sets = library.owners(), library.sets()
+        owners, sets, places = library.owners(), library.sets(), library.places()
     click.echo(f"owners ({len(owners)}): user_id for flickr.people.getPublicPhotos, flickr.photos.search")
     for o in owners:
         alias = f" (or user_id={o.alias})" if o.alias and o.alias != o.nsid else ""
@@ -197,6 +199,10 @@ def list_command() -> None:
         for s in found:
             title = f" \u201c{s.title}\u201d" if s.title else ""
             click.echo(f"  {s.id}{title}: {_photos(s.photos)}")
+    if places:
+        click.echo(f"places ({len(places)}): woe_id (or place_id) for flickr.photos.search")
+        for p in places:
+            click.echo(f"  {p.id}  {p.label} ({p.kind}): {_photos(p.photos)}")
 
 
 @library_cli.command("remove")

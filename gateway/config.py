@@ -27,7 +27,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CACHE_URL", "memory://", "`memory://`, `file:///path` or `redis://host:port/db`"),
     Setting("CACHE_TTL", 300, "seconds a rendered feed stays fresh"),
     Setting("CACHE_STALE", 86400, "seconds an expired entry is kept to serve when the upstream fails"),
-    Setting("CACHE_MAX_BYTES", 16 * 1024 * 1024,
+    Setting("CACHE_MAX_BYTES", 8 * 1024 * 1024,
             "most bytes each worker keeps in memory (the `memory://` cache, or hot entries of a shared one)"),
     Setting("CACHE_MAX_ENTRIES", 10000, "most entries each worker keeps in memory"),
     Setting("CACHE_SHARED_MAX_BYTES", 256 * 1024 * 1024,

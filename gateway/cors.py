@@ -28,8 +28,12 @@ from collections.abc import Callable, Iterable
 
 from flask import Flask
 
-# The API and its live streams (gateway/live): an EventSource on another origin needs them too.
-PATHS = ("/services/rest", "/services/rest/", "/services/stream", "/services/stream/")
+from .access import endpoint
+
+# The API: /services/rest/ and Flickr's public feed URLs (/services/feeds/…), whose GeoJSON
+# and JSON web maps fetch() just the same; and its live streams (gateway/live), which an
+# EventSource on another origin reads.
+API = ("rest", "feeds", "stream")
 # What a script may read beyond the CORS-safelisted headers (Content-Type, Last-Modified, …).
 EXPOSE = "Age, ETag, Link, Retry-After, Warning, X-FlickrErrCode, X-FlickrErrMessage"
 ALLOW_METHODS = "GET, HEAD, POST, OPTIONS"
@@ -55,7 +59,7 @@ class CORS:
         self.origins = origins  # None: any origin
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") not in PATHS:
+        if endpoint(environ.get("PATH_INFO", "")) not in API:
             return self.wsgi_app(environ, start_response)
         headers = self.headers(environ)
 

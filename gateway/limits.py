@@ -37,6 +37,7 @@ import redis
 from flask import Flask
 
 from . import metrics
+from .cache.shared import PoolBusy, client  # one bounded pool of connections per process
 
 log = logging.getLogger("gateway.limits")
 MAX_CLIENTS = 10000  # client buckets one process keeps; the least recently seen are forgotten
@@ -121,7 +122,6 @@ class RedisBuckets:
     """Token buckets in Redis, shared by every process that uses the same Redis."""
 
     def __init__(self, url: str):
-        from .cache.shared import client  # one bounded pool of connections per process, as the cache's
 
         self.client = client(url, REDIS_TIMEOUT)
         self._take = self.client.register_script(TAKE)
@@ -134,6 +134,8 @@ class RedisBuckets:
             return None
         try:
             return float(self._take(keys=[f"gw:rate:{key}"], args=[rate.capacity, rate.per_second]))
+        except PoolBusy:
+            return None  # this process is busy, not Redis: its own bucket answers this once
         except (redis.RedisError, OSError, ValueError) as exc:
             with self._lock:
                 if time.monotonic() >= self._down_until:

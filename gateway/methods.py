@@ -49,10 +49,14 @@ def _search_title(args: Args) -> str:
         parts.append(f"tagged {_tags(args)}")
     if args.get("text"):
         parts.append(f"matching \u201c{args['text']}\u201d")
+    if args.get("machine_tags"):
+        parts.append(f"with machine tags {args['machine_tags']}")
     if args.get("bbox"):
         parts.append(f"in the box {args['bbox']}")
     elif args.get("lat") and args.get("lon"):
         parts.append(f"near {args['lat']},{args['lon']}")
+    elif args.get("woe_id") or args.get("place_id"):
+        parts.append(f"in place {args.get('woe_id') or args['place_id']}")
     return "Photos " + " ".join(parts) if parts else "Photos from everyone"
 
 
@@ -65,6 +69,8 @@ def _search_link(args: Args) -> str:
     return f"{WWW}/search/"
 
 
+# Comma-separated lists whose empty items mean nothing (tags=a,,b is tags=a,b).
+LISTS = frozenset({"tags", "machine_tags", "license", "extras"})
 # The gateway's own paging and extras, kept for every method: it caps per_page,
 # reports pagination and filters extras itself (SPEC 4, 9), whatever Flickr takes.
 PAGING = ("extras", "per_page", "page")
@@ -119,8 +125,19 @@ class Method:
     takes: frozenset[str] = frozenset(PAGING)
 
     def own_args(self, args: Args) -> dict[str, str]:
-        """The arguments this method takes, in the caller's order; others and empty values are dropped."""
-        return {k: v for k, v in args.items() if k in self.takes and v.strip()}
+        """The arguments this method takes, in the caller's order, each in one spelling; others and
+        empty values are dropped.
+
+        Blanks around a value and empty items of a comma-separated list mean nothing to Flickr,
+        so `tags= a ,b,` is `tags=a,b`: one cache entry and one upstream call, not one a spelling.
+        """
+        out = {}
+        for k, v in args.items():
+            if k in self.takes:
+                v = ",".join(p.strip() for p in v.split(",") if p.strip()) if k in LISTS else v.strip()
+                if v:
+                    out[k] = v
+        return out
 
 
 def _m(name: str, *required: str, bbox: bool = False, title=None, link=None,

@@ -48,15 +48,19 @@ def test_the_command_fills_the_library_from_any_directory_like_flask(tmp_path):
     assert stats.stdout == flask.stdout and re.search(r"\b2\b", stats.stdout), stats.stdout
     assert not list(elsewhere.iterdir()), "nothing written where the command ran"
     assert "--app" not in run([str(COMMAND), "--help"], elsewhere).stdout
+    # --version is the gateway's (pyproject.toml), not Flask's "Python 3.11 / Flask 3.1 / Werkzeug".
+    version = run([str(COMMAND), "--version"], elsewhere).stdout
+    assert re.fullmatch(r"flickr-gateway \d+\.\d+\.\d+\n", version), version
 
 
 def test_the_default_library_is_the_checkouts_wherever_the_command_runs(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    for name in ("GATEWAY_LIBRARY_PATH", "GATEWAY_IMAGE_CACHE"):
+    for name in ("GATEWAY_LIBRARY_PATH", "GATEWAY_IMAGE_CACHE", "GATEWAY_PUSH_PATH"):
         monkeypatch.delenv(name, raising=False)
     app = command.app_for_command()
     assert app.config["LIBRARY_PATH"] == str(ROOT / "instance" / "library.sqlite")
     assert app.config["IMAGE_CACHE"] == str(ROOT / "instance" / "images")
+    assert app.config["PUSH_PATH"] == str(ROOT / "instance" / "push.sqlite")  # `flickr-gateway push list`
     monkeypatch.setenv("GATEWAY_LIBRARY_PATH", "mine.sqlite")  # an operator's own path is used as given
     assert command.app_for_command().config["LIBRARY_PATH"] == "mine.sqlite"
 

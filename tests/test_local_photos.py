@@ -245,3 +245,16 @@ def test_flickr_photos_keep_flickr_urls():
 ])
 def test_rendition_sizes_never_upscale(size, suffix, expected):
     assert rendition_size(*size, suffix) == expected
+
+
+def test_exif_text_written_as_utf8_or_latin1_reads_as_written(make_app, tmp_path):
+    """EXIF says ASCII, but phones, exiftool and Lightroom write UTF-8 in ImageDescription; Pillow hands
+    it over as Latin-1, and a newcomer's "Belém at sunset" came out "BelÃ©m at sunset" in every feed."""
+    root = tmp_path / "lisbon"
+    jpeg(root / "utf8.jpg", (64, 48), (200, 90, 60), description="Belém at sunset, 日没".encode())
+    jpeg(root / "latin1.jpg", (64, 48), (60, 90, 200), description="Café da manhã".encode("latin-1"))
+    app = make_app()
+    assert app.test_cli_runner().invoke(args=["library", "add-folder", str(root), "--owner", "Alice"]).exit_code == 0
+    body = feed(app.test_client(), "feed-atom_10")
+    titles = {e.title for e in feedparser.parse(body).entries}
+    assert titles == {"Belém at sunset, 日没", "Café da manhã"}

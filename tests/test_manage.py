@@ -84,6 +84,29 @@ def test_add_folder_prints_a_user_id_that_works_after_a_change_of_owner(make_app
     assert "moved to owner" not in result.output and "owner mover: 4 photos of this folder" in result.output
 
 
+def test_a_rerun_without_owner_keeps_the_folder_with_its_owner(make_app, pics):
+    """Found by a new user: after `add-folder ~/Pictures --owner alice`, a later run without --owner
+    (README: "run add-folder again after changing the folder") gave an edited photo and a new one to
+    the login name, so they left alice's feed; a photo removed and added again went the same way."""
+    app = make_app()
+    cli(app, "add-folder", str(pics), "--owner", "Ann")
+    picture(pics / "p0.jpg", (10, 10, 10), size=(240, 320))  # edited: new content at a known path
+    picture(pics / "trip" / "new.jpg", (1, 2, 3))  # a new file
+    p1 = feed(app, method="flickr.people.getPublicPhotos", user_id="ann")["photos"]["photo"]
+    removed = next(p["id"] for p in p1 if p["title"] == "p1")
+    assert cli(app, "remove", "--photo", removed).exit_code == 0
+    result = cli(app, "add-folder", str(pics))
+    assert "2 added, 1 replaced" in result.output  # p1 back, new.jpg; p0 edited
+    assert result.output.count("owner ") == 1 and "owner Ann: 5 photos of this folder" in result.output
+    answer = feed(app, method="flickr.people.getPublicPhotos", user_id="ann")
+    assert answer["photos"]["total"] == 5
+    assert len(cli(app, "list").output.split("owners (1)")) == 2
+    # A folder seen for the first time still goes to the login name (or --owner).
+    other = pics.parent / "other"
+    picture(other / "o.jpg", (5, 6, 7))
+    assert "owner Ann" not in cli(app, "add-folder", str(other)).output
+
+
 def test_group_given_on_a_later_run_takes_the_whole_folder(make_app, pics):
     app = make_app()
     cli(app, "add-folder", str(pics), "--owner", "Ann")
@@ -192,3 +215,23 @@ def test_an_owner_name_without_a_path_alias_prints_only_the_nsid(make_app, pics)
     assert f"owner 山田: 4 photos of this folder; user_id={local_nsid('山田')}\n" in result.output
     assert "user_id=)" not in result.output and "(or user_id=" not in result.output
     assert feed(app, method="flickr.people.getPublicPhotos", user_id=local_nsid("山田"))["photos"]["total"] == 4
+
+
+def test_list_names_the_places_a_search_asks_for(make_app, tmp_path):
+    app = make_app()
+    path = tmp_path / "geo.xml"
+    path.write_bytes(flickr_xml([
+        {"id": "21", "owner": "1@N01", "secret": "a", "server": "1", "latitude": "38.6916", "longitude": "-9.216",
+         "accuracy": "16"},
+        {"id": "22", "owner": "1@N01", "secret": "b", "server": "1", "latitude": "41.15", "longitude": "-8.61",
+         "accuracy": "16"},
+    ]))
+    cli(app, "import", str(path), "--call", "method=flickr.photos.search")
+    output = cli(app, "list").output
+    assert "places (3): woe_id (or place_id) for flickr.photos.search" in output
+    assert "  2264397  Portugal (country): 2 photos" in output
+    assert "  2267057  Lisbon, Portugal (locality): 1 photo" in output
+    # Every id listed answers its search.
+    for woe_id, count in re.findall(r"^  (\d+)  .*: (\d+) photos?$", output, re.M):
+        answer = feed(app, method="flickr.photos.search", woe_id=woe_id)
+        assert answer["photos"]["total"] == int(count)

@@ -13,11 +13,12 @@ from lxml import html
 from support import FakeUpstream, make_app
 
 from gateway import create_app
-from gateway.errors import unavailable
+from gateway.errors import FlickrError, unavailable
 from gateway.formats import FORMATS, Format
 from gateway.methods import METHODS
 from gateway.model import Page, Photo
 from gateway.pages import CSP, GEOJSON, KML_NL, form, kml_filename
+from gateway.pages.wording import explain
 from gateway.pages.worldmap import world_map
 
 HOST = "https://photos.example.org"
@@ -265,6 +266,8 @@ def test_errors_in_words_with_flickrs_own_beside_them(client, args, words, flick
     assert doc.xpath("//p[@id='preview-status']")[0].text == "The feed cannot be built."
     assert not doc.xpath("//link[@rel='alternate'][not(@type='text/event-stream')]")
     assert not doc.xpath("//ul[@class='photos']")
+    if "No " in words and "with that id" in words:  # the library's ids can be looked up
+        assert "\u201cflickr-gateway library list\u201d shows the ids it holds" in error
 
 
 def test_unreachable_upstream_in_words(tmp_path):
@@ -338,3 +341,9 @@ def test_hostile_input_reaches_urls_only_percent_encoded(client, payload):
 def test_download_refuses_hostile_format_quietly(client, kml_nl):
     response = client.get("/download.kml", query_string={**BOTANY, "format": PAYLOADS[0]})
     assert response.status_code == 200 and b"<script>" not in response.data
+
+
+def test_only_the_library_points_at_library_list():
+    err, args = FlickrError(1, "User not found"), {"method": "flickr.people.getPublicPhotos", "user_id": "x"}
+    assert "library list" in explain(err, args, "the photo library")
+    assert "library list" not in explain(err, args, "Flickr")

@@ -36,8 +36,22 @@ def test_readme_links_every_doc_and_each_link_resolves():
     for name in DOCS:
         assert f"(docs/{name})" in README, name
     for text, base in [(README, ROOT), *((t, ROOT / "docs") for t in DOCS.values())]:
-        for target in re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", text):
-            assert (base / target).is_file(), target
+        for target, anchor in re.findall(r"\]\(([^)#:\s]*)(?:#([^)\s]*))?\)", text):
+            path = (base / target) if target else None
+            assert path is None or path.exists(), target
+            if anchor and (path is None or path.suffix == ".md"):
+                # GitHub's heading ids: a newcomer's click lands on the section, not the page's top.
+                page = path.read_text() if path else text
+                assert anchor in _heading_ids(page), f"{target}#{anchor}"
+
+
+def _heading_ids(markdown: str) -> set[str]:
+    """The ids GitHub gives a page's headings: lower case, punctuation dropped, spaces to hyphens."""
+    ids: set[str] = set()
+    for heading in re.findall(r"^#+\s+(.+?)\s*$", markdown, re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        ids.add(slug if slug not in ids else f"{slug}-1")
+    return ids
 
 
 def test_the_two_commands_exist():

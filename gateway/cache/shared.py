@@ -77,11 +77,27 @@ BOUNDED_POLICIES = ("volatile-lru", "volatile-lfu", "volatile-ttl", "volatile-ra
 MAX_CONNECTIONS = 32
 
 
+class PoolBusy(redis.ConnectionError):
+    """Every connection of this process's pool stayed in use for the whole wait: this process is busy
+    (a burst of greenlets, a starved CPU), which says nothing about Redis. Callers go without Redis
+    for this one call, and do not take Redis for down."""
+
+
+class _Pool(redis.BlockingConnectionPool):
+    def get_connection(self, *args, **kwargs):
+        try:
+            return super().get_connection(*args, **kwargs)
+        except redis.ConnectionError as exc:
+            if str(exc) == "No connection available.":  # redis-py's pool wait ran out (8.1, pinned)
+                raise PoolBusy(str(exc)) from None
+            raise
+
+
 def client(url: str, timeout: float) -> redis.Redis:
     """A Redis client with at most MAX_CONNECTIONS connections; a call waits up to `timeout` for a free
-    one (then fails like a hung Redis), and each socket operation up to `timeout`."""
-    pool = redis.BlockingConnectionPool.from_url(url, max_connections=MAX_CONNECTIONS, timeout=timeout,
-                                                 socket_timeout=timeout, socket_connect_timeout=timeout)
+    one (else PoolBusy), and each socket operation up to `timeout`."""
+    pool = _Pool.from_url(url, max_connections=MAX_CONNECTIONS, timeout=timeout,
+                          socket_timeout=timeout, socket_connect_timeout=timeout)
     return redis.Redis(connection_pool=pool)
 
 
@@ -125,6 +141,8 @@ class RedisBackend:
             return default
         try:
             result = fn()
+        except PoolBusy:
+            return default
         except (redis.RedisError, OSError) as exc:
             with self._state:
                 if time.monotonic() >= self._down_until:

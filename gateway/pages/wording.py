@@ -49,6 +49,10 @@ BY_CODE = {
     99: "This method lists a logged-in Flickr member's own photos, which a public feed cannot do; "
         "choose another method.",
 }
+# Not found in the library: the owner of the gateway can look the ids up (issue 12: a newcomer
+# guessed user_id=32162360@N00 from the example, and the page said only what ids look like).
+NOT_IN_LIBRARY = {"group not found", "user not found", "unknown user", "photoset not found", "invalid gallery id"}
+LIBRARY_LIST = " On the gateway's machine, \u201cflickr-gateway library list\u201d shows the ids it holds."
 NOT_A_PHOTO_LIST = "That Flickr method does not return a list of photos, so it cannot become a feed; " \
                    "choose one from the list."
 
@@ -67,7 +71,8 @@ def explain(err: FlickrError, args: Mapping[str, str], source: str) -> str:
     if message.startswith("invalid size"):
         return "Choose one of the image sizes offered."
     if message in BY_MESSAGE:
-        return BY_MESSAGE[message].format(source=source)
+        hint = LIBRARY_LIST if message in NOT_IN_LIBRARY and source == "the photo library" else ""
+        return BY_MESSAGE[message].format(source=source) + hint
     if err.code in BY_CODE:
         return BY_CODE[err.code]
     return f"{source[0].upper()}{source[1:]} refused this call; its own words are below."

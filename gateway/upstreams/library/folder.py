@@ -23,7 +23,11 @@ hashed and decoded from the file, never read whole into memory.
 Photos already in the library whose files are in the folder join this run's
 group, and move to this run's owner when `--owner` was given (`claim`): what
 the command line says about a folder holds for all of it, not only for its
-new files.
+new files. Without `--owner`, a run keeps to the owner the folder already has:
+a changed file's new photo keeps the owner of the photo it replaces, and a new
+file takes the owner most of the folder's photos have (the given `owner`, the
+login name, only for a folder seen for the first time). Otherwise editing one
+photo, or adding one to an album folder, moved it away from its owner's feed.
 
 Owners and groups are named on the command line and get ids shaped like
 Flickr's NSIDs with an `@L00` suffix (L for local), which no Flickr account has.
@@ -132,7 +136,9 @@ def add_folder(conn: sqlite3.Connection, folder: Path, owner: str, group: str | 
             report.unchanged += 1
         else:
             todo.append(path)
-    who = _Owner(owner, local_nsid(owner), path_alias(owner), group)
+    prefix = os.path.join(folder, "")
+    who = (None if claim else _folder_owner(conn, prefix, group)) or _Owner(
+        owner, local_nsid(owner), path_alias(owner), group)
     # Reading is hashing and decoding, which release the GIL: one thread per core.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         found = pool.map(lambda p: _read(p, folder, max_pixels), todo)
@@ -143,11 +149,10 @@ def add_folder(conn: sqlite3.Connection, folder: Path, owner: str, group: str | 
                 continue
             batch.append(item)
             if len(batch) == BATCH:
-                _record(conn, batch, who, known, report, on_skip)
+                _record(conn, batch, who, known, report, on_skip, claim)
                 batch = []
         if batch:
-            _record(conn, batch, who, known, report, on_skip)
-    prefix = os.path.join(folder, "")
+            _record(conn, batch, who, known, report, on_skip, claim)
     gone = [path for path in known if path.startswith(prefix) and path not in listed]
     if gone:
         with store.transaction(conn):
@@ -190,6 +195,20 @@ class _Owner:
     group: str | None
 
 
+def _folder_owner(conn: sqlite3.Connection, prefix: str, group: str | None) -> _Owner | None:
+    """The owner most of the folder's local photos have (the earliest named on a tie); None for a new folder."""
+    row = conn.execute(
+        "SELECT ownername, owner, pathalias FROM photos WHERE server = ?3 AND pk IN "
+        "(SELECT photo FROM files WHERE substr(path, 1, ?1) = ?2) GROUP BY owner ORDER BY count(*) DESC, min(pk) "
+        "LIMIT 1", (len(prefix), prefix, LOCAL)).fetchone()
+    return _Owner(row[0], row[1], row[2], group) if row else None
+
+
+def _photo_owner(conn: sqlite3.Connection, pk: int, group: str | None) -> _Owner | None:
+    row = conn.execute("SELECT ownername, owner, pathalias FROM photos WHERE pk = ?", (pk,)).fetchone()
+    return _Owner(row[0], row[1], row[2], group) if row else None
+
+
 def _skip(report: Report, on_skip: Callable[[Path, str], None], path: Path, why: str) -> None:
     report.skipped.append((path, why))
     on_skip(path, why)
@@ -219,6 +238,8 @@ def _read(path: Path, folder: Path, max_pixels: int) -> _Found | tuple[Path, str
             return path, str(exc)
         except OSError as exc:
             return path, f"cannot read it ({exc.strerror})"
+        except Exception as exc:  # noqa: BLE001 - a stranger's file must cost itself, never the run
+            return path, f"cannot read its metadata ({type(exc).__name__}: {exc})"
     # The folders between the added folder and the file are tags too: Rome/2019/x.jpg → rome, 2019.
     folders = tuple(path.relative_to(folder).parts[:-1])
     info = replace(info, keywords=(*info.keywords, *folders))
@@ -242,7 +263,7 @@ def _photo(found: _Found, who: _Owner, now: int) -> Photo:
 
 
 def _record(conn: sqlite3.Connection, batch: list[_Found], who: _Owner, known: dict, report: Report,
-            on_skip: Callable[[Path, str], None]) -> None:
+            on_skip: Callable[[Path, str], None], claim: bool) -> None:
     now = int(time.time())
     with store.transaction(conn):
         if who.group:
@@ -251,19 +272,22 @@ def _record(conn: sqlite3.Connection, batch: list[_Found], who: _Owner, known: d
             # One savepoint a file: a photo the library cannot store is skipped, not the batch.
             conn.execute("SAVEPOINT photo")
             try:
-                _record_one(conn, found, who, known, report, now)
+                _record_one(conn, found, who, known, report, now, claim)
             except (sqlite3.Error, ValueError, OverflowError) as exc:
                 conn.execute("ROLLBACK TO photo")
                 _skip(report, on_skip, found.path, f"the library cannot store it ({exc})")
             conn.execute("RELEASE photo")
 
 
-def _record_one(conn: sqlite3.Connection, found: _Found, who: _Owner, known: dict, report: Report, now: int) -> None:
+def _record_one(conn: sqlite3.Connection, found: _Found, who: _Owner, known: dict, report: Report, now: int,
+                claim: bool) -> None:
     photo_id, path = local_id(found.digest), str(found.path)
+    old = known.get(path)
+    if old is not None and not claim:  # an edited file: its photo stays with the owner it had
+        who = _photo_owner(conn, old[0], who.group) or who
     row = conn.execute("SELECT pk FROM photos WHERE id = ?", (photo_id,)).fetchone()
     pk = row[0] if row else store.write_photos(conn, [_photo(found, who, now)])[photo_id]
     elsewhere = row and conn.execute("SELECT 1 FROM files WHERE photo = ? AND path != ?", (pk, path)).fetchone()
-    old = known.get(path)
     conn.execute("INSERT OR REPLACE INTO files (path, photo, size, mtime_ns) VALUES (?, ?, ?, ?)",
                  (path, pk, found.size, found.mtime_ns))
     if who.group:

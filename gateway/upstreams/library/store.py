@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 from ...blocking import native_local, native_lock
 from ...model import SUFFIX_EDGE, Photo, Size
-from . import schema
+from . import placenames, schema
 
 # Attributes of one photo *in one set* (an album's primary photo, the date a
 # group received it, a gallery curator's note): kept with the membership,
@@ -286,6 +286,8 @@ def write_photos(conn: sqlite3.Connection, photos: Sequence[Photo]) -> dict[str,
     result: dict[str, Photo] = dict(known)
     for photo in photos:  # the same photo twice in one response merges too
         result[photo.id] = merge(result[photo.id], photo) if photo.id in result else photo
+    # The place each is taken near, named here so that every writer names it (placenames.py).
+    result = {key: placenames.locate(p, known.get(key)) for key, p in result.items()}
     changed = [p for p in result.values() if known.get(p.id) != p]
     conn.executemany(_UPSERT, [_row_values(p) for p in changed])
     pks = dict(conn.execute(f"SELECT id, pk FROM photos WHERE {in_ids}", (ids_in(ids),)).fetchall())
@@ -293,6 +295,7 @@ def write_photos(conn: sqlite3.Connection, photos: Sequence[Photo]) -> dict[str,
                      [row for p in changed if p.id in known for row in tag_rows(known[p.id], pks[p.id])])
     conn.executemany("INSERT OR IGNORE INTO tags (tag, photo) VALUES (?, ?)",
                      [row for p in changed for row in tag_rows(p, pks[p.id])])
+    placenames.record(conn, {p.place_id for p in changed})
     return pks
 
 
