@@ -31,7 +31,7 @@ from .formats import FORMATS, JSONP_TYPE, Format
 from .formats.feed import DEFAULT_SIZE, ENCLOSURE_SIZES, FeedContext, feed_updated
 from .formats.rest import EXTRAS, error_json, error_rest
 from .methods import KNOWN_OTHER, METHODS, Method, local_link
-from .model import LOCAL, LOCAL_NSID, Page
+from .model import Page
 
 log = logging.getLogger("gateway.api")
 bp = Blueprint("api", __name__)
@@ -227,12 +227,9 @@ def _tag_authority() -> str:
 
 
 def _link(call: Call, page: Page) -> str:
-    """The feed's HTML page: flickr.com's, or for local photos (which flickr.com does not know) the gateway's."""
-    if page.photos:
-        local = all(p.server == LOCAL for p in page.photos)
-    else:  # an empty page says nothing; an id made by add-folder does
-        local = any(call.args.get(k, "").endswith(LOCAL_NSID) for k in ("user_id", "group_id"))
-    if not local:
+    """The feed's HTML page: flickr.com's on the Flickr upstream; on the library the gateway's own
+    (the owner's, set's or builder page): decided by the upstream, so an empty page links the same."""
+    if upstreams.get().name != "library":
         return call.method.link(call.args, page.about)
     query = urlencode(call.public_args(), safe="@,", quote_via=quote)
     return local_link(call.method.name, call.args, request.url_root, query)

@@ -197,6 +197,20 @@ def test_every_link_of_every_format_of_the_demo_feeds_answers_200(demo):
     assert links & ELSEWHERE  # the licence links are there, and are the only ones elsewhere
 
 
+@pytest.mark.parametrize("tags", ["sunset", "bridge"])
+def test_a_search_links_to_the_gateway_with_or_without_results(demo, tags):
+    """On the library upstream the feed's page is the gateway's builder page, also when the search
+    finds nothing (read by feedparser: the channel link a reader shows)."""
+    import feedparser
+
+    query = {"method": "flickr.photos.search", "tags": tags, "format": "feed-rss_200"}
+    parsed = feedparser.parse(demo.test_client().get("/services/rest/", query_string=query).data)
+    assert not parsed.bozo
+    assert (len(parsed.entries) > 0) == (tags == "bridge")  # the demo has bridges, no sunsets
+    assert parsed.feed.link == f"{ROOT}?method=flickr.photos.search&tags={tags}&format=feed-rss_200"
+    assert demo.test_client().get(parsed.feed.link).status_code == 200
+
+
 def test_an_empty_page_of_a_local_owner_still_links_to_the_gateway(own):
     nsid = local_nsid(OWNER)
     response = own.test_client().get("/services/rest/", query_string={
@@ -218,9 +232,13 @@ def test_photos_imported_from_flickr_keep_their_flickr_links(make_app, tmp_path)
     links = links_of(response.data, "application/atom+xml")
     assert "https://www.flickr.com/photos/qszwxa18/53084954382/" in links
     assert "https://www.flickr.com/people/77878994@N07/" in links
-    assert "https://www.flickr.com/groups/31849566@N00/pool/" in links
-    # (the WebSub hub is the gateway's own, for every feed)
-    assert not any(link.startswith(ROOT) and "/rest/" not in link and link != f"{ROOT}push/hub" for link in links)
+    # The feed's own page is the gateway's on the library upstream (api._link), which serves this pool too.
+    assert "https://www.flickr.com/groups/31849566@N00/pool/" not in links
+    assert f"{ROOT}groups/31849566@N00/" in links
+    assert app.test_client().get("/groups/31849566@N00/").status_code == 200
+    # Besides that, only the WebSub hub and the feed's own URLs are the gateway's
+    assert not any(link.startswith(ROOT) and "/rest/" not in link
+                   and link not in (f"{ROOT}push/hub", f"{ROOT}groups/31849566@N00/") for link in links)
     assert app.test_client().get("/photos/qszwxa18/53084954382/").status_code == 404  # its page is Flickr's
 
 
