@@ -262,6 +262,7 @@ def feed_context(call: Call, page: Page) -> FeedContext:
         kml_url=_url(call.link_args("feed-kml")),  # same call; Google Earth appends &bbox=…
         view_bbox=call.method.takes_bbox and not FIXED_AREA & call.args.keys(),
         hub_url=hub_url(call) if call.format.is_feed else "",
+        tag_authority=_tag_authority(),
     )
 
 

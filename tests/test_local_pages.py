@@ -9,6 +9,7 @@ group, album, gallery) are read back with lxml.html and their links followed too
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -211,6 +212,30 @@ def test_a_search_links_to_the_gateway_with_or_without_results(demo, tags):
     assert demo.test_client().get(parsed.feed.link).status_code == 200
 
 
+@pytest.mark.parametrize("fmt", ["feed-atom_10", "feed-rss_200", "feed-georss"])
+def test_local_photos_have_entry_ids_of_the_gateway(demo, fmt):
+    """A local photo's Atom id / RSS guid is in the gateway's tag authority, not flickr.com's,
+    and the same on every request (read by feedparser, as a reader de-duplicates entries)."""
+    import feedparser
+
+    query = {"method": "flickr.photos.search", "tags": "bridge", "format": fmt}
+    ids = [[e.id for e in feedparser.parse(demo.test_client().get(
+        "/services/rest/", query_string=query, base_url="http://gw.example:8000").data).entries] for _ in range(2)]
+    assert ids[0] and ids[0] == ids[1]
+    assert all(re.fullmatch(r"tag:gw\.example,2026:/photo/[0-9]+", i) for i in ids[0]), ids[0][:3]
+
+
+def test_local_photos_have_dc_identifiers_of_the_gateway(demo):
+    """RSS 1.0's dc:identifier, read as RDF (rdflib)."""
+    import rdflib
+
+    body = demo.test_client().get("/services/rest/", query_string={
+        "method": "flickr.photos.search", "tags": "bridge", "format": "feed-rss_100"}).data
+    graph = rdflib.Graph().parse(data=body, format="xml")
+    found = [str(o) for o in graph.objects(None, rdflib.URIRef("http://purl.org/dc/elements/1.1/identifier"))]
+    assert found and all(i.startswith("tag:localhost,2026:/photo/") for i in found)
+
+
 def test_an_empty_page_of_a_local_owner_still_links_to_the_gateway(own):
     nsid = local_nsid(OWNER)
     response = own.test_client().get("/services/rest/", query_string={
@@ -231,6 +256,8 @@ def test_photos_imported_from_flickr_keep_their_flickr_links(make_app, tmp_path)
         "method": "flickr.groups.pools.getPhotos", "group_id": "31849566@N00", "format": "feed-atom_10"})
     links = links_of(response.data, "application/atom+xml")
     assert "https://www.flickr.com/photos/qszwxa18/53084954382/" in links
+    atom = "{http://www.w3.org/2005/Atom}"  # a Flickr photo keeps Flickr's entry id
+    assert etree.fromstring(response.data).findtext(f"{atom}entry/{atom}id") == "tag:flickr.com,2005:/photo/53084954382"
     assert "https://www.flickr.com/people/77878994@N07/" in links
     # The feed's own page is the gateway's on the library upstream (api._link), which serves this pool too.
     assert "https://www.flickr.com/groups/31849566@N00/pool/" not in links
