@@ -235,6 +235,15 @@ def _link(call: Call, page: Page) -> str:
     return local_link(call.method.name, call.args, request.url_root, query)
 
 
+def about(call: Call, page: Page) -> Mapping[str, str]:
+    """What the feed's title names: the set the page lists (Page.about: album, gallery) and, on the
+    library upstream, the names it holds for the call's user_id and group_id (Library.names). Flickr's
+    answers carry no such names: with the Flickr upstream the titles keep what Flickr gives."""
+    names = getattr(upstreams.get(), "names", None)
+    known = names(call.args) if names is not None else {}
+    return {**known, **page.about} if known else page.about
+
+
 def feed_context(call: Call, page: Page) -> FeedContext:
     public = call.public_args()
     identity = {k: v for k, v in sorted(public.items()) if k not in ("page", "per_page", "format", "size")}
@@ -250,7 +259,7 @@ def feed_context(call: Call, page: Page) -> FeedContext:
     return FeedContext(
         method=call.method.name,
         args=call.args,
-        title=call.method.title(call.args, page.about),
+        title=call.method.title(call.args, about(call, page)),
         link=_link(call, page),
         self_url=_url(call.link_args()),
         feed_id=f"tag:{_tag_authority()},2026:/services/rest/?{urlencode(identity, safe='@,', quote_via=quote)}",

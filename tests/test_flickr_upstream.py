@@ -313,3 +313,12 @@ def test_threads_get_their_own_session(make_app, replay):
     assert statuses == [200] * 4 and len(replay.calls) == 4
     assert len({id(s) for s in sessions}) == 4
     assert flickrapi.auth.OAuthFlickrInterface.session not in sessions
+
+
+def test_titles_on_flickr_keep_what_flickr_gives(client):
+    """Flickr's pool answer names no group: the title keeps the id (only the library knows names)."""
+    import feedparser
+
+    response = client.get("/services/rest/", query_string={**GROUP, "format": "feed-atom_10"})
+    assert feedparser.parse(response.data).feed.title == "Photos from group 31849566@N00"
+    assert feedparser.parse(response.data).feed.link == "https://www.flickr.com/groups/31849566@N00/pool/"

@@ -236,6 +236,32 @@ def test_local_photos_have_dc_identifiers_of_the_gateway(demo):
     assert found and all(i.startswith("tag:localhost,2026:/photo/") for i in found)
 
 
+def test_feed_titles_name_local_owners_and_groups(demo):
+    """On the library the titles say the owner's and group's names, as album titles do, also for a
+    page that holds no photos (read by feedparser, the title a reader lists the feed under)."""
+    import feedparser
+
+    nsid, name, alias = demo_owner(1)
+    group = local_nsid("Bridges and Towers", "group")
+    expected = [
+        ({"method": "flickr.groups.pools.getPhotos", "group_id": group},
+         "Photos from group \u201cBridges and Towers\u201d"),
+        ({"method": "flickr.people.getPublicPhotos", "user_id": nsid}, f"Photos from {name}"),
+        ({"method": "flickr.people.getPublicPhotos", "user_id": alias, "page": "99"}, f"Photos from {name}"),
+        ({"method": "flickr.photos.search", "user_id": nsid, "group_id": group, "tags": "nothing-here"},
+         f"Photos from {name} in group \u201cBridges and Towers\u201d tagged nothing-here"),
+        ({"method": "flickr.photosets.getPhotos", "photoset_id": ALBUM[0]},
+         f"Photos from album \u201c{ALBUM[1]}\u201d"),
+    ]
+    for query, title in expected:
+        body = demo.test_client().get("/services/rest/", query_string={**query, "format": "feed-atom_10"}).data
+        parsed = feedparser.parse(body)
+        assert not parsed.bozo
+        assert parsed.feed.title.startswith(title), (query, parsed.feed.title)
+    gne = demo.test_client().get("/services/feeds/groups_pool.gne", query_string={"id": group, "format": "atom"})
+    assert "\u201cBridges and Towers\u201d" in feedparser.parse(gne.data).feed.title
+
+
 def test_an_empty_page_of_a_local_owner_still_links_to_the_gateway(own):
     nsid = local_nsid(OWNER)
     response = own.test_client().get("/services/rest/", query_string={
