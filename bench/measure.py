@@ -3,8 +3,9 @@
     python bench/measure.py [--seconds 10]      (needs gunicorn, wrk and redis-server on PATH)
 
 1. Requests per second (wrk) of a cached feed, a gzip'ed cached feed and a 304,
-   against a minimal Flask "hello world" served by the same gunicorn settings
-   (gunicorn.conf.py, only the bind address overridden) in the same run.
+   side by side with a minimal Flask "hello world" served by the same gunicorn
+   settings (gunicorn.conf.py: the same gevent workers and keep-alive; only the
+   bind address overridden) in the same run.
    Targets: cached feed >= 0.6 x hello world, 304 >= 0.8 x.
 2. Upstream calls when 50 identical cold requests arrive together, per backend.
    Targets: one per worker process with memory://, one in total when shared.
@@ -75,6 +76,14 @@ def gunicorn(app: str, log: Path, **env: str) -> Iterator[tuple[int, int]]:
         proc.wait(30)
 
 
+def serving_model() -> str:
+    """The worker class and keep-alive gunicorn.conf.py sets (read from its text: running it has side effects)."""
+    text = (ROOT / "gunicorn.conf.py").read_text()
+    worker = re.search(r'^worker_class = "(\w+)"', text, re.M)
+    keepalive = os.environ.get("GUNICORN_KEEPALIVE", "5")
+    return f"{worker.group(1) if worker else 'sync'} workers, keep-alive {keepalive} s"
+
+
 def fetch(port: int, path: str, headers: dict | None = None) -> http.client.HTTPResponse:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -131,9 +140,10 @@ def throughput(seconds: int, rounds: int, log: Path) -> None:
             runs[f"304 If-None-Match, {label}"] = (port, FEED, {"If-None-Match": etags[port]})
             if label == "memory://":
                 runs["cached feed, memory://, data version"] = (version_port, FEED, {})
-        print(f"gunicorn.conf.py: {len(workers(master))} workers x {os.environ.get('GUNICORN_THREADS', 8)} threads;"
-              f" wrk {' '.join(WRK)} -d{seconds}s on 127.0.0.1; {os.cpu_count()} CPUs; {rounds} rounds;"
-              f" feed-rss_200 of 15 items: {len(plain.body) // 1024} KB, gzip {len(packed.body) // 1024} KB")
+        print(f"gunicorn.conf.py for both apps: {len(workers(master))} {serving_model()};"
+              f" wrk {' '.join(WRK)} -d{seconds}s (keep-alive) on 127.0.0.1; {os.cpu_count()} CPUs; {rounds} rounds;"
+              f" feed-rss_200 of 15 items: {len(plain.body) // 1024} KB, gzip {len(packed.body) // 1024} KB;"
+              f" load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         results: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(rounds):
             for name, (port, path, headers) in runs.items():

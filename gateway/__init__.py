@@ -41,7 +41,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 def _middleware(app: Flask) -> None:
     """The WSGI stack around Flask, outermost first:
 
-        ProxyFix   the client's address, scheme and host from the trusted proxy's X-Forwarded-*
+        ProxyFix   only with GATEWAY_PROXY_HOPS > 0: the client's address, scheme and host from
+                   the trusted proxy's X-Forwarded-* (scheme: http or https only)
         CORS       Access-Control-* headers on every answer of the endpoint, refusals included
         Access     raw input made parseable, the per-client limit, request id, log line, metrics
         FastHits   a repeated request answered from the cache without Flask (cache/http.py)
@@ -57,4 +58,18 @@ def _middleware(app: Flask) -> None:
     if hops > 0:
         # Links (self, network link) must name the host the client used, not gunicorn's socket,
         # and the client limit must see the client's address, not the proxy's.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
+        app.wsgi_app = ProxyFix(_KnownScheme(app.wsgi_app), x_for=hops, x_proto=hops, x_host=hops, x_port=hops,
+                                x_prefix=hops)
+
+
+class _KnownScheme:
+    """Behind ProxyFix: a forwarded scheme other than http or https (X-Forwarded-Proto: javascript)
+    is ignored, so feed links never start with one; the scheme gunicorn saw stays."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict, start_response):
+        if environ.get("wsgi.url_scheme") not in ("http", "https"):
+            environ["wsgi.url_scheme"] = environ.get("werkzeug.proxy_fix.orig", {}).get("wsgi.url_scheme", "http")
+        return self.wsgi_app(environ, start_response)

@@ -1,29 +1,19 @@
 """Every request's way in and out, below Flask: raw input made safe to parse,
-the per-client limit, a request id, one JSON log line and the request metrics.
+the per-client limit, a request id, one JSON log line (accesslog.py) and the
+request metrics.
 
 It wraps FastHits (cache/http.py), which answers repeated requests without
 running Flask, so nothing here may live in Flask hooks: a cached hit must be
-limited, logged and counted like any other request. ProxyFix wraps this
-middleware, so REMOTE_ADDR is already the client's address.
-
-One log line per request on the `gateway.access` logger (stderr unless the
-operator configures that logger), for example:
-
-    {"ts":"2026-05-01T12:00:00.123Z","request_id":"4f1c…","remote":"203.0.113.9","method":"GET",
-     "path":"/services/rest/","query":"method=flickr.photos.search&tags=sunset&format=feed-atom_10",
-     "flickr_method":"flickr.photos.search","format":"feed-atom_10","status":200,"error_code":null,
-     "cache":"miss","upstream_ms":412.3,"duration_ms":431.9,"bytes":48213,"agent":"FreshRSS/1.24"}
-
-The query is logged without the caller's credentials (api_key, api_sig,
-auth_token, oauth_*, …); the gateway's own Flickr key and secret never travel
-in a request, so they cannot reach this line.
+limited, logged and counted like any other request. ProxyFix (when a proxy is
+trusted) wraps this middleware, so REMOTE_ADDR is already the client's address.
+Everything here runs for every request, cached hits included: keep it cheap
+(bench/cached_path.py measures it).
 """
 
 from __future__ import annotations
 
 import io
 import ipaddress
-import json
 import logging
 import math
 import os
@@ -32,20 +22,16 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
-from . import errors, metrics
+from . import accesslog, errors, metrics
 from .formats import FORMATS
 from .formats.rest import error_rest
 
-log = logging.getLogger("gateway.access")
+log = accesslog.log
 KEY = "gateway.observation"  # the environ key of the request's Observation
 MAX_FORM = 64 * 1024  # a larger POST body is refused by the endpoint (413, code 116)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # a caller's X-Request-ID we are willing to echo
-# The caller's credentials: never logged (the feeds' links leave out the same names).
-CREDENTIALS = ("api_key", "api_sig", "auth_token", "perms", "frob", "oauth_")
 _NOT_PRINTABLE_ASCII = re.compile(rb"[^\x21-\x7e]")
 
 
@@ -85,8 +71,27 @@ def _wsgi_bytes(text: str) -> bytes:
         return text.encode("utf-8", "surrogatepass")
 
 
-def normalise_input(environ: dict) -> None:
-    """Percent-encode raw non-ASCII bytes in the query string and a form body.
+def _read_body(stream: Any, length: int, seconds: float) -> bytes | None:
+    """`length` bytes of the body, or None when they did not all arrive within `seconds`.
+
+    Under gevent a client that drips its body would otherwise hold its
+    greenlet for ever (the worker's header deadline is over by then); the
+    deadline is a gevent.Timeout, so it applies only in a gevent-patched
+    worker (threads have their own socket timeouts).
+    """
+    monkey = sys.modules.get("gevent.monkey")
+    if seconds <= 0 or monkey is None or not monkey.is_module_patched("socket"):
+        return stream.read(length)
+    import gevent
+
+    with gevent.Timeout(seconds, False):
+        return stream.read(length)
+    return None
+
+
+def normalise_input(environ: dict, body_seconds: float = 0) -> bool:
+    """Percent-encode raw non-ASCII bytes in the query string and a form body; False when the
+    form body did not arrive within `body_seconds` (0: no deadline).
 
     Werkzeug decodes %-escapes leniently (an invalid UTF-8 sequence stays as
     its "%FF" text) but raw bytes strictly: a raw 0xFF in QUERY_STRING raised
@@ -102,13 +107,16 @@ def normalise_input(environ: dict) -> None:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return
+            return True
         if 0 < length <= MAX_FORM:
-            body = environ["wsgi.input"].read(length)
+            body = _read_body(environ["wsgi.input"], length, body_seconds)
+            if body is None:
+                return False
             if not body.isascii():
                 body = _percent_encode(body)
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
+    return True
 
 
 # ---------------------------------------------------------------- the log line
@@ -117,14 +125,6 @@ def normalise_input(environ: dict) -> None:
 def _request_id(environ: dict) -> str:
     given = environ.get("HTTP_X_REQUEST_ID", "")
     return given if REQUEST_ID.fullmatch(given) else os.urandom(16).hex()  # a third of uuid4's cost
-
-
-def loggable_query(query: str) -> str:
-    """The query string without the caller's credentials, at most 2,000 characters."""
-    if any(name in query for name in CREDENTIALS):
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, v) for k, v in pairs if not k.startswith(CREDENTIALS)])
-    return query[:2000]
 
 
 def endpoint(path: str) -> str:
@@ -146,34 +146,19 @@ def endpoint(path: str) -> str:
     return "other"
 
 
-def _record(environ: dict, obs: Observation, started: float) -> None:
-    duration = time.perf_counter() - started
+def count(environ: dict, obs: Observation, seconds: float) -> None:
+    """The request's metrics (added up in this process, metrics.BATCH)."""
     place = endpoint(environ.get("PATH_INFO", ""))
-    fmt = obs.format if place in ("rest", "feeds") and obs.format in FORMATS else ""
-    metrics.REQUESTS.labels(place, fmt, str(obs.status)).inc()
-    metrics.LATENCY.labels(place).observe(duration)
-    if place in ("rest", "feeds") and obs.cache:
-        metrics.CACHE.labels(obs.cache).inc()
-    if not log.isEnabledFor(logging.INFO):
-        return
-    line = {
-        "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "request_id": obs.request_id,
-        "remote": environ.get("REMOTE_ADDR", ""),
-        "method": environ.get("REQUEST_METHOD", ""),
-        "path": environ.get("PATH_INFO", "")[:500],
-        "query": loggable_query(environ.get("QUERY_STRING", "")),
-        "flickr_method": obs.flickr_method,
-        "format": obs.format,
-        "status": obs.status,
-        "error_code": obs.error_code,
-        "cache": obs.cache,
-        "upstream_ms": round(obs.upstream_ms, 1),
-        "duration_ms": round(duration * 1000, 1),
-        "bytes": obs.bytes,
-        "agent": environ.get("HTTP_USER_AGENT", "")[:200],
-    }
-    log.info(json.dumps(line, separators=(",", ":")))
+    api = place in ("rest", "feeds")  # the API, and its feed URLs (feeds.py)
+    fmt = obs.format if api and obs.format in FORMATS else ""
+    metrics.BATCH.request(place, fmt, str(obs.status), seconds, obs.cache if api else "")
+
+
+def _record(environ: dict, obs: Observation, started: float) -> None:
+    seconds = time.perf_counter() - started
+    count(environ, obs, seconds)
+    if log.isEnabledFor(logging.INFO):
+        accesslog.emit(accesslog.log_line(environ, obs, seconds))
 
 
 class _Logged:
@@ -222,6 +207,16 @@ def too_many_requests(wait: float, message: str) -> tuple[str, list[tuple[str, s
     ], body
 
 
+def too_slow(seconds: float) -> tuple[str, list[tuple[str, str]], bytes]:
+    """408 for a form body that did not arrive within GATEWAY_BODY_TIMEOUT; the connection is closed."""
+    message = f"Request body not received within {seconds:g} s"
+    body = error_rest(errors.BAD_URL, message)
+    return "408 Request Timeout", [
+        ("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body))), ("Connection", "close"),
+        ("X-FlickrErrCode", str(errors.BAD_URL)), ("X-FlickrErrMessage", errors.header_value(message)),
+    ], body
+
+
 def client_key(environ: dict) -> str:
     """Who a client is for its rate limit: its address; IPv6 by /64, the block one subscriber gets."""
     address = environ.get("REMOTE_ADDR", "")
@@ -239,9 +234,10 @@ def client_key(environ: dict) -> str:
 class Access:
     """WSGI middleware around FastHits and Flask; see the module docstring."""
 
-    def __init__(self, wsgi_app: Callable, extensions: dict):
+    def __init__(self, wsgi_app: Callable, extensions: dict, body_seconds: float = 0):
         self.wsgi_app = wsgi_app
         self.extensions = extensions  # looked up per request: tests swap parts after create_app
+        self.body_seconds = body_seconds  # GATEWAY_BODY_TIMEOUT
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -249,13 +245,19 @@ class Access:
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
             obs.status = int(status[:3])
-            for name, value in headers:
-                if name.lower() == "x-flickrerrcode" and value.lstrip("-").isdigit():
-                    obs.error_code = int(value)
+            # The endpoint's errors set obs.error_code themselves (api.error_response); other 4xx/5xx
+            # with the error headers are read here. A 200 or 304 never needs the scan.
+            if obs.error_code is None and obs.status >= 400:
+                for name, value in headers:
+                    if name.lower() == "x-flickrerrcode" and value.lstrip("-").isdigit():
+                        obs.error_code = int(value)
             headers.append(("X-Request-ID", obs.request_id))
             return start_response(status, headers, exc_info)
 
-        normalise_input(environ)
+        if not normalise_input(environ, self.body_seconds):
+            status, headers, body = too_slow(self.body_seconds)
+            start(status, headers)
+            return _Logged([body], environ, obs, started)
         wait = self._client_wait(environ)
         if wait > 0:
             status, headers, body = too_many_requests(wait, self.extensions["gateway.client_limit"].message)
@@ -276,33 +278,7 @@ class Access:
             return 0.0
 
 
-class _Stderr(logging.StreamHandler):
-    """A handler that writes to whatever sys.stderr is at the time (pytest swaps it per test)."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    @property
-    def stream(self):  # type: ignore[override]
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:
-        pass
-
-
 def install(app: Any) -> None:
-    """Wrap the app (inside ProxyFix, outside FastHits) and give the access log somewhere to go.
-
-    The log goes to stderr, one JSON object a line, unless the operator has
-    configured the `gateway.access` logger (a handler of their own): then it
-    is left alone. It does not propagate to the root logger, so gunicorn's or
-    the operator's root handlers do not print each line twice.
-    """
-    if not log.handlers:
-        handler = _Stderr()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
-    app.wsgi_app = Access(app.wsgi_app, app.extensions)
+    """Wrap the app (inside ProxyFix, outside FastHits) and give the access log somewhere to go."""
+    accesslog.install()
+    app.wsgi_app = Access(app.wsgi_app, app.extensions, app.config["BODY_TIMEOUT"])

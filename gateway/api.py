@@ -22,6 +22,7 @@ from werkzeug.http import http_date
 
 from . import cache, errors, metrics, upstreams, validation
 from .access import MAX_FORM, observation
+from .accesslog import loggable_query
 from .cache import cache_key, pages
 from .cache import http as hits
 from .cache.entry import Entry
@@ -424,7 +425,7 @@ def unexpected(exc: Exception) -> Response | HTTPException:
     if isinstance(exc, HTTPException):
         return http_error(exc)
     # A bug must not show a traceback to the client; it is logged for the operator.
-    log.exception("unexpected error on %s", request.full_path)
+    log.exception("unexpected error on %s?%s", request.path, loggable_query(request.query_string.decode("latin-1")))
     return error_response(errors.unavailable())
 
 
@@ -449,6 +450,7 @@ def error_response(err: FlickrError) -> Response:
     """SPEC 5: feed formats get HTTP 4xx/503 + X-FlickrErr* headers and a <rsp stat="fail"> body;
     rest/json get Flickr's own envelope with HTTP 200."""
     fmt: Format | None = g.get("format")
+    observation(request.environ).error_code = err.code  # for the log line (rest/json errors are HTTP 200)
     headers = {"X-FlickrErrCode": str(err.code), "X-FlickrErrMessage": header_value(err.message)}
     if err.retry_after:
         headers["Retry-After"] = str(err.retry_after)

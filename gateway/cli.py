@@ -181,13 +181,13 @@ def synth_command(count: int, seed: int) -> None:
 
 @library_cli.command("list")
 def list_command() -> None:
-    """List owners, groups, albums and galleries: their feed ids and photo counts.
+    """List owners, groups, albums, galleries and places: their feed ids and photo counts.
 
     Each under the argument a feed names it by (user_id, group_id,
-    photoset_id, gallery_id) and the method that lists its photos.
+    photoset_id, gallery_id, woe_id) and the method that lists its photos.
     """
     with _library() as library:
-        owners, sets = library.owners(), library.sets()
+        owners, sets, places = library.owners(), library.sets(), library.places()
     click.echo(f"owners ({len(owners)}): user_id for flickr.people.getPublicPhotos, flickr.photos.search")
     for o in owners:
         alias = f" (or user_id={o.alias})" if o.alias and o.alias != o.nsid else ""
@@ -201,6 +201,10 @@ def list_command() -> None:
         for s in found:
             title = f" \u201c{s.title}\u201d" if s.title else ""
             click.echo(f"  {s.id}{title}: {_photos(s.photos)}")
+    if places:
+        click.echo(f"places ({len(places)}): woe_id (or place_id) for flickr.photos.search")
+        for p in places:
+            click.echo(f"  {p.id}  {p.label} ({p.kind}): {_photos(p.photos)}")
 
 
 @library_cli.command("remove")

@@ -27,7 +27,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CACHE_URL", "memory://", "`memory://`, `file:///path` or `redis://host:port/db`"),
     Setting("CACHE_TTL", 300, "seconds a rendered feed stays fresh"),
     Setting("CACHE_STALE", 86400, "seconds an expired entry is kept to serve when the upstream fails"),
-    Setting("CACHE_MAX_BYTES", 16 * 1024 * 1024,
+    Setting("CACHE_MAX_BYTES", 8 * 1024 * 1024,
             "most bytes each worker keeps in memory (the `memory://` cache, or hot entries of a shared one)"),
     Setting("CACHE_MAX_ENTRIES", 10000, "most entries each worker keeps in memory"),
     Setting("CACHE_SHARED_MAX_BYTES", 256 * 1024 * 1024,
@@ -36,7 +36,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_KEYS", "", "comma-separated keys clients must send as `api_key`; empty = open"),
     Setting("CORS_ORIGINS", "*", "origins whose scripts may read the API's answers (CORS): `*` for any, a "
             "comma-separated list, or empty for none"),
-    Setting("PROXY_HOPS", 1, "how many proxies in front of the gateway to trust for X-Forwarded-*"),
+    Setting("PROXY_HOPS", 0, "how many proxies in front of the gateway to trust for X-Forwarded-*; "
+            "0 = none (clients reach gunicorn directly)"),
+    Setting("BODY_TIMEOUT", 10, "seconds a client gets to send a form POST's body once its headers are in "
+            "(gevent workers); a slower one gets 408"),
     Setting("LIBRARY_QUERY_MS", 1000, "milliseconds of CPU one library call may use; more is refused with "
             "code 20 (0 = no limit); ten times as long by the clock gets code 105"),
     Setting("LIBRARY_HEAVY_QUERIES", 2, "library calls guessed cheap that each worker lets run past 50 ms at once "

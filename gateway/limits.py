@@ -37,9 +37,13 @@ import redis
 from flask import Flask
 
 from . import metrics
+from .cache.shared import PoolBusy, client  # one bounded pool of connections per process
 
 log = logging.getLogger("gateway.limits")
 MAX_CLIENTS = 10000  # client buckets one process keeps; the least recently seen are forgotten
+# A bucket's key is cut to this many characters (client keys are addresses: 15 to 43), so the
+# buckets of one process take at most about MAX_CLIENTS x 400 bytes (4 MB), whatever the keys.
+MAX_KEY = 128
 DOWN_SECONDS = 5.0  # Redis is left alone this long after a failure
 REDIS_TIMEOUT = 0.5  # a limit check must not cost a request more than this when Redis hangs
 PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
@@ -99,6 +103,7 @@ class LocalBuckets:
 
     def take(self, key: str, rate: Rate) -> float:
         now = time.monotonic()
+        key = key[:MAX_KEY]
         with self._lock:
             tokens, at = self._buckets.pop(key, (rate.capacity, now))
             tokens = min(rate.capacity, tokens + (now - at) * rate.per_second)
@@ -117,7 +122,8 @@ class RedisBuckets:
     """Token buckets in Redis, shared by every process that uses the same Redis."""
 
     def __init__(self, url: str):
-        self.client = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
+
+        self.client = client(url, REDIS_TIMEOUT)
         self._take = self.client.register_script(TAKE)
         self._down_until = 0.0
         self._lock = threading.Lock()
@@ -128,6 +134,8 @@ class RedisBuckets:
             return None
         try:
             return float(self._take(keys=[f"gw:rate:{key}"], args=[rate.capacity, rate.per_second]))
+        except PoolBusy:
+            return None  # this process is busy, not Redis: its own bucket answers this once
         except (redis.RedisError, OSError, ValueError) as exc:
             with self._lock:
                 if time.monotonic() >= self._down_until:

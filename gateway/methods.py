@@ -59,10 +59,14 @@ def _search_title(args: Args, info: Args) -> str:
         parts.append(f"tagged {_tags(args)}")
     if args.get("text"):
         parts.append(f"matching \u201c{args['text']}\u201d")
+    if args.get("machine_tags"):
+        parts.append(f"with machine tags {args['machine_tags']}")
     if args.get("bbox"):
         parts.append(f"in the box {args['bbox']}")
     elif args.get("lat") and args.get("lon"):
         parts.append(f"near {args['lat']},{args['lon']}")
+    elif args.get("woe_id") or args.get("place_id"):
+        parts.append(f"in place {args.get('woe_id') or args['place_id']}")
     return "Photos " + " ".join(parts) if parts else "Photos from everyone"
 
 

@@ -151,6 +151,13 @@ class Photo:
     sizes: tuple[Size, ...] = ()  # from url_* extras, smallest first
     comment: str = ""  # a gallery curator's comment
     extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The place a geotagged photo was taken near, as the library names it at import (gazetteer.py):
+    # the populated place, its region (US states only) and country, and the place's GeoNames id,
+    # the library's own place id. Empty (0) for photos from Flickr or without a place.
+    locality: str = ""
+    region: str = ""
+    country: str = ""
+    place_id: int = 0
     # A local photo's gateway: the request's root URL (Page.with_image_base), where its images and
     # its pages are. Never stored nor sent: it belongs to the request, not to the photo.
     base: str = ""
@@ -169,6 +176,11 @@ class Photo:
         # Flickr sends latitude="0" longitude="0" accuracy="0" for photos
         # without a location; a real point at 0,0 has an accuracy.
         return self.accuracy > 0 or self.latitude != 0 or self.longitude != 0
+
+    @property
+    def place(self) -> str:
+        """"Lisbon, Portugal": where the photo was taken, in words ('' when the library does not know)."""
+        return ", ".join(dict.fromkeys(p for p in (self.locality, self.region, self.country) if p))
 
     @property
     def is_video(self) -> bool:

@@ -268,3 +268,81 @@ def test_a_local_photo_page_and_its_owner_in_a_browser_without_javascript(demo_s
     feeds = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "ul.feed-list a")]
     status, content_type, _ = fetch(next(f for f in feeds if "format=feed-atom_10" in f))
     assert (status, content_type) == (200, "application/atom+xml")
+
+
+def test_place_field_fills_the_point(server, browser):
+    """Type a town: the gateway's own gazetteer suggests it, and choosing it puts its latitude,
+    longitude and a radius into the call (no geocoding service: the network is closed)."""
+    driver = browser()
+    driver.get(f"{server}/")
+    wait = WebDriverWait(driver, WAIT)
+    wait.until(lambda d: d.find_element(By.ID, "copy-url").is_displayed())
+    Select(driver.find_element(By.ID, "f-method")).select_by_value("flickr.photos.search")
+    place = driver.find_element(By.ID, "f-place")
+    place.send_keys("Lisb")
+    wait.until(lambda d: "Lisbon, Portugal" in [o.get_attribute("value") for o in
+                                                 d.find_elements(By.CSS_SELECTOR, "#f-place-options option")])
+    place.send_keys(Keys.CONTROL, "a")
+    place.send_keys("Lisbon, Portugal")
+    wait.until(lambda d: value(d, "f-lat") != "")
+    assert (value(driver, "f-lat"), value(driver, "f-lon"), value(driver, "f-radius")) == ("38.7251", "-9.1498", "7")
+    wait.until(lambda d: "lat=38.7251&lon=-9.1498&radius=7" in value(d, "api-url"))
+    assert "place=" not in value(driver, "api-url")  # a helper of the form, not an argument of the call
+
+
+def test_place_field_without_script(server, browser):
+    """The same without JavaScript: the server turns the submitted place into the point."""
+    driver = browser(javascript=False)
+    driver.get(f"{server}/?method=flickr.photos.search&place=lisbon&format=feed-rss_200")
+    assert (value(driver, "f-lat"), value(driver, "f-lon"), value(driver, "f-radius")) == ("38.7251", "-9.1498", "7")
+    assert value(driver, "f-place") == "Lisbon, Portugal"
+    assert "lat=38.7251&lon=-9.1498&radius=7" in value(driver, "api-url")
+
+
+def test_another_site_cannot_frame_the_builder(server, browser):
+    """Clickjacking: a page of another origin frames the builder, and Chromium refuses to show it
+    (frame-ancestors 'none', X-Frame-Options: DENY); the same page frames a header-less page of a third origin."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Pages(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            if self.path == "/plain":
+                body = b"<!doctype html><title>plain</title><form id='plain'></form>"
+            else:
+                other = self.server.other
+                body = (f"<!doctype html><title>decoy</title><iframe id='gateway' src='{server}/'></iframe>"
+                        f"<iframe id='plain' src='http://127.0.0.1:{other}/plain'></iframe>").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    decoy, plain = ThreadingHTTPServer(("127.0.0.1", 0), Pages), ThreadingHTTPServer(("127.0.0.1", 0), Pages)
+    decoy.other = plain.server_port
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (decoy, plain)]
+    for thread in threads:
+        thread.start()
+    try:
+        driver = browser(javascript=False)
+        driver.get(f"http://127.0.0.1:{decoy.server_port}/")
+        WebDriverWait(driver, WAIT).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+        def forms_in(frame_id: str) -> int:
+            driver.switch_to.frame(driver.find_element(By.ID, frame_id))
+            try:
+                return len(driver.find_elements(By.TAG_NAME, "form"))
+            finally:
+                driver.switch_to.default_content()
+
+        assert forms_in("plain") == 1  # framing works for a page that allows it
+        assert forms_in("gateway") == 0  # the builder's form never shows inside another site
+        status, _, _ = fetch(f"{server}/")
+        assert status == 200
+    finally:
+        for s in (decoy, plain):
+            s.shutdown()
+            s.server_close()

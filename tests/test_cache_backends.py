@@ -23,7 +23,7 @@ from gateway.cache.shared import PREFIX, RedisBackend
 from gateway.errors import FlickrError
 from gateway.formats import FORMATS
 from gateway.formats.feed import FeedContext
-from gateway.formats.rest import EXTRAS, PUBLIC_DEFAULTS
+from gateway.formats.rest import EXTRAS, GEO_DEFAULTS, PUBLIC_DEFAULTS
 from gateway.model import parse_json
 
 
@@ -47,14 +47,25 @@ def test_page_survives_the_cache(name):
     cached = Entry(pages.encode(page))
     back = pages.decode(cached)
     assert parse_json(json.loads(zlib.decompress(cached.parts[0]))) == back  # plain Flickr JSON
-    # Equal but for the attributes Flickr sends for any public photo, now explicit...
+    # Equal but for the attributes Flickr sends for any public photo (and a geotagged one), now explicit...
     assert back == replace(page, photos=tuple(
-        replace(p, extra=MappingProxyType({**PUBLIC_DEFAULTS, **p.extra})) for p in page.photos))
+        replace(p, iconserver=p.iconserver or "0",
+                extra=MappingProxyType({**PUBLIC_DEFAULTS, **(GEO_DEFAULTS if p.geotagged else {}), **p.extra}))
+        for p in page.photos))
     # ...which every format renders as before.
     ctx = FeedContext(method="flickr.photos.search", args={}, title="t", link="l", self_url="s", feed_id="f",
                       extras=EXTRAS)
     for fmt in FORMATS.values():
         assert fmt.render(back.paginated(15), ctx) == fmt.render(page.paginated(15), ctx)
+
+
+def test_the_place_a_photo_was_taken_near_survives_the_cache():
+    page = recorded(recorded_files()[0])
+    first = replace(page.photos[0], locality="Lisbon", country="Portugal", place_id=2267057)
+    page = replace(page, photos=(first, *page.photos[1:]))
+    back = pages.decode(Entry(pages.encode(page)))
+    assert (back.photos[0].place, back.photos[0].place_id) == ("Lisbon, Portugal", 2267057)
+    assert [p.place for p in back.photos[1:]] == [p.place for p in page.photos[1:]]
 
 
 def test_a_cached_failure_is_raised_again():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from support import FakeUpstream, make_app, recorded
 
-from gateway.cache.http import FastHits, KnownRequests
+from gateway.cache.http import OVERHEAD, FastHits, Known, KnownRequests
 
 PAGE = recorded("photos.search-19a6cc8272.xml")
 FEED = "/services/rest/?method=flickr.photos.search&tags=sunset&format=feed-rss_200"
@@ -56,7 +56,7 @@ def test_only_get_and_head_are_remembered_and_errors_never(tmp_path, upstream):
 
 
 def test_the_host_behind_a_proxy_gets_its_own_links(tmp_path, upstream):
-    client = make_app(tmp_path, upstream).test_client()
+    client = make_app(tmp_path, upstream, PROXY_HOPS=1).test_client()
     a = client.get(FEED, headers={"X-Forwarded-Host": "a.example", "X-Forwarded-Proto": "https"})
     b = client.get(FEED, headers={"X-Forwarded-Host": "b.example", "X-Forwarded-Proto": "https"})
     assert b"https://a.example/services/rest/" in a.data and b"https://b.example/services/rest/" in b.data
@@ -64,11 +64,15 @@ def test_the_host_behind_a_proxy_gets_its_own_links(tmp_path, upstream):
     assert again.data == a.data
 
 
-def test_known_requests_are_bounded():
-    requests = KnownRequests(limit=3)
+def test_known_requests_are_bounded_in_bytes():
+    requests = KnownRequests(max_bytes=3 * (OVERHEAD + 101), max_raw=1000)  # 3 of (key, raw "n")
+    known = [Known(f"response:{n:091d}", "flickr.photos.search", "rest") for n in range(5)]  # 100-char keys
     for n in range(5):
-        requests.remember((str(n),), f"response:{n}")
-    assert len(requests._keys) == 3 and requests.get(("0",)) is None and requests.get(("4",)) == "response:4"
+        requests.remember((str(n),), known[n])
+    assert len(requests) == 3 and requests.get(("0",)) is None and requests.get(("4",)) == known[4]
+    assert requests.bytes <= requests.max_bytes
+    requests.remember(("x" * 1001,), known[0])  # one raw request larger than max_raw: never remembered
+    assert requests.get(("x" * 1001,)) is None and len(requests) == 3
     assert requests.get(None) is None
 
 
@@ -76,8 +80,8 @@ def test_a_broken_shortcut_falls_back_to_the_endpoint(tmp_path, upstream):
     app = make_app(tmp_path, upstream)
     client = app.test_client()
     first = client.get(FEED)
-    hits = app.wsgi_app.app  # ProxyFix → CORS → Access → FastHits
+    hits = app.wsgi_app  # (ProxyFix →) CORS → Access → FastHits
     while not isinstance(hits, FastHits):
-        hits = hits.wsgi_app
+        hits = getattr(hits, "wsgi_app", None) or hits.app
     hits.extensions = {**app.extensions, "gateway.cache": None}  # any failure in the shortcut
     assert client.get(FEED).data == first.data

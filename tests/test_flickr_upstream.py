@@ -18,6 +18,7 @@ from replay import Fault, Recording
 
 from gateway import create_app
 from gateway.formats import FORMATS
+from gateway.upstreams import flickr
 from gateway.upstreams.flickr import FEED_EXTRAS, Flickr
 
 KEY, SECRET = "k" * 32, "s" * 16
@@ -295,24 +296,31 @@ def test_no_token_files_on_disk(make_app, tmp_path, monkeypatch):
     assert list(home.iterdir()) == []  # flickrapi's default would be ~/.flickr/oauth-tokens.sqlite
 
 
-def test_threads_get_their_own_session(make_app, replay):
+def test_concurrent_calls_borrow_their_own_session_from_a_bounded_pool(make_app, replay, monkeypatch):
+    """A session per concurrent call (requests' sessions are not shared between calls in flight), at most
+    flickr.MAX_CALLS of them, reused afterwards: under gevent a session per greenlet would be one per client."""
+    monkeypatch.setattr(flickr, "MAX_CALLS", 2)
     app = make_app(MAX_PER_PAGE=10)
     upstream = app.extensions["gateway.upstream"]
-    statuses, sessions = [], []
+    replay.inject(Fault.slow(0.3), times=6)  # every call in flight at once
+    statuses = []
 
     def work(extras):
-        # Four different calls (extras pick no other recording): identical ones would share one fetch.
+        # Different calls (extras pick no other recording): identical ones would share one fetch.
         statuses.append(app.test_client().get("/services/rest/", query_string={**GROUP, "extras": extras}).status_code)
-        sessions.append(upstream._api().flickr_oauth.session)
 
-    threads = [threading.Thread(target=work, args=(extras,)) for extras in ("tags", "geo", "views", "media")]
+    threads = [threading.Thread(target=work, args=(extras,))
+               for extras in ("tags", "geo", "views", "media", "license", "o_dims")]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert statuses == [200] * 4 and len(replay.calls) == 4
-    assert len({id(s) for s in sessions}) == 4
-    assert flickrapi.auth.OAuthFlickrInterface.session not in sessions
+    assert statuses == [200] * 6 and len(replay.calls) == 6
+    assert len(upstream._sessions) == 2  # two at a time, then reused
+    assert flickrapi.auth.OAuthFlickrInterface.session not in upstream._sessions
+    assert app.test_client().get("/services/rest/", query_string={**GROUP, "extras": "url_o"}).status_code == 200
+    assert len(upstream._sessions) == 2
+
 
 
 def test_titles_on_flickr_keep_what_flickr_gives(client):

@@ -652,7 +652,9 @@ def test_threads_read_while_a_file_is_imported(small, tmp_path):
         reads = [pool.submit(read, n) for n in range(64)]
         imported = pool.submit(small.import_file, extra, {"method": "flickr.photos.search"})
         totals = {r.result() for r in reads}
+        imported.result()
+        assert 1 < small.store.open_connections() <= 9  # the pool's threads (and this one)
     assert imported.result() == 200
     assert totals <= {2, 202}  # before or after the import, never half of it
-    assert len(small.store._open) > 1
+    assert small.store.open_connections() <= 1  # a thread's connection is closed when the thread ends
     assert small.photos("flickr.photos.search", {"tags": "sunset"}).total == 202

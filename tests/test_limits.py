@@ -84,7 +84,7 @@ def test_the_client_limit_covers_every_path_and_answers_429(tmp_path):
 
 
 def test_the_client_is_the_address_behind_the_trusted_proxy(tmp_path):
-    client = make_app(tmp_path, FakeUpstream(), CLIENT_RATE="1/hour").test_client()
+    client = make_app(tmp_path, FakeUpstream(), CLIENT_RATE="1/hour", PROXY_HOPS=1).test_client()
     proxied = {"X-Forwarded-For": "203.0.113.1"}
     assert get(client, FEED, headers=proxied).status_code == 200
     assert get(client, FEED, headers=proxied).status_code == 429

@@ -240,3 +240,23 @@ def test_counts_of_one_are_singular(make_app, tmp_path):
     assert imported.exit_code == 0, imported.output
     assert "imported 1 photo\n" in imported.output
     assert "1 of 1 file imported (1 photo record); the library holds 1 photo\n" in imported.output
+
+
+def test_list_names_the_places_a_search_asks_for(make_app, tmp_path):
+    app = make_app()
+    path = tmp_path / "geo.xml"
+    path.write_bytes(flickr_xml([
+        {"id": "21", "owner": "1@N01", "secret": "a", "server": "1", "latitude": "38.6916", "longitude": "-9.216",
+         "accuracy": "16"},
+        {"id": "22", "owner": "1@N01", "secret": "b", "server": "1", "latitude": "41.15", "longitude": "-8.61",
+         "accuracy": "16"},
+    ]))
+    cli(app, "import", str(path), "--call", "method=flickr.photos.search")
+    output = cli(app, "list").output
+    assert "places (3): woe_id (or place_id) for flickr.photos.search" in output
+    assert "  2264397  Portugal (country): 2 photos" in output
+    assert "  2267057  Lisbon, Portugal (locality): 1 photo" in output
+    # Every id listed answers its search.
+    for woe_id, count in re.findall(r"^  (\d+)  .*: (\d+) photos?$", output, re.M):
+        answer = feed(app, method="flickr.photos.search", woe_id=woe_id)
+        assert answer["photos"]["total"] == int(count)

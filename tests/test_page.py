@@ -118,7 +118,9 @@ def test_feed_address_alternate_and_feed_link_are_absolute(client):
     assert feed.bozo == 0 and len(feed.entries) == 15 and feed.feed.title == "Photos tagged botany"
 
 
-def test_address_names_the_host_a_proxy_was_asked_for(client):
+def test_address_names_the_host_a_proxy_was_asked_for(recorded_library):
+    # Only with a proxy trusted (GATEWAY_PROXY_HOPS, 0 by default: tests/test_serving.py).
+    client = create_app({"LIBRARY_PATH": recorded_library.path, "PROXY_HOPS": 1}).test_client()
     response = client.get("/", query_string=BOTANY, headers={"X-Forwarded-Host": "feeds.example.net",
                                                              "X-Forwarded-Proto": "https"})
     doc = html.fromstring(response.data)

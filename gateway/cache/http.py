@@ -28,7 +28,17 @@ from .entry import Entry
 
 log = logging.getLogger("gateway.cache")
 Headers = list[tuple[str, str]]
-MAX_KNOWN = 4096  # remembered raw requests per process (a few hundred bytes each)
+# The raw requests one process remembers, bounded in bytes (their strings, plus OVERHEAD each
+# for the tuple, the Known and the dict slot), not in count: a flood of requests with 15 KB
+# headers must not grow a worker. A typical feed request is a few hundred bytes, so this is
+# thousands of feeds; a raw request over MAX_RAW is not remembered at all (the endpoint,
+# with its cache, still answers it every time).
+MAX_KNOWN_BYTES = 2 * 1024 * 1024
+MAX_RAW = 4096
+OVERHEAD = 400
+# What browsers, curl and feed readers send, known to accept gzip without parsing q-values.
+GZIP_ACCEPTED = frozenset({"gzip", "gzip, deflate", "gzip, deflate, br", "gzip, deflate, br, zstd", "deflate, gzip",
+                           "br, gzip, deflate", "gzip,deflate", "gzip, br", "identity, gzip"})
 
 
 def origin(environ: dict) -> tuple:
@@ -58,7 +68,7 @@ def answer(entry: Entry, environ: dict, ttl: int) -> tuple[int, Headers, bytes]:
     """
     meta = entry.meta
     accept = environ.get("HTTP_ACCEPT_ENCODING")
-    gzipped = bool(accept) and parse_accept_header(accept)["gzip"] > 0
+    gzipped = accept in GZIP_ACCEPTED or (bool(accept) and parse_accept_header(accept)["gzip"] > 0)
     strong = f'"{meta["etag"]}"'
     headers = [("ETag", "W/" + strong if gzipped else strong), ("Last-Modified", meta["modified"]),
                ("Cache-Control", f"public, max-age={ttl}"), ("Vary", "Accept-Encoding")]
@@ -98,23 +108,40 @@ class Known(NamedTuple):
 
 
 class KnownRequests:
-    """Raw requests the endpoint has validated → what it learnt of them; bounded, oldest forgotten first."""
+    """Raw requests the endpoint has validated → what it learnt of them; at most `max_bytes`
+    of them, oldest forgotten first."""
 
-    def __init__(self, limit: int = MAX_KNOWN):
-        self.limit = limit
-        self._keys: dict[tuple, Known] = {}
+    def __init__(self, max_bytes: int = MAX_KNOWN_BYTES, max_raw: int = MAX_RAW):
+        self.max_bytes = max_bytes
+        self.max_raw = max_raw
+        self.bytes = 0
+        self._keys: dict[tuple, tuple[Known, int]] = {}  # raw request -> (what it is, its size)
         self._lock = threading.Lock()
 
     def get(self, raw: tuple | None) -> Known | None:
-        return self._keys.get(raw) if raw is not None else None
+        found = self._keys.get(raw) if raw is not None else None
+        return found[0] if found is not None else None
 
     def remember(self, raw: tuple | None, known: Known) -> None:
-        if raw is None or self._keys.get(raw) == known:
+        if raw is None:
+            return
+        found = self._keys.get(raw)
+        if found is not None and found[0] == known:
+            return
+        size = OVERHEAD + len(known.key) + sum(len(part) for part in raw if isinstance(part, str))
+        if size - OVERHEAD > self.max_raw:
             return
         with self._lock:
-            while len(self._keys) >= self.limit:
-                del self._keys[next(iter(self._keys))]
-            self._keys[raw] = known
+            old = self._keys.pop(raw, None)
+            if old is not None:
+                self.bytes -= old[1]
+            while self._keys and self.bytes + size > self.max_bytes:
+                self.bytes -= self._keys.pop(next(iter(self._keys)))[1]
+            self._keys[raw] = (known, size)
+            self.bytes += size
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 class FastHits:

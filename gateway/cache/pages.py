@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from dataclasses import replace
 
 from ..errors import SERVICE_UNAVAILABLE, FlickrError
 from ..formats.feed import FeedContext
@@ -35,8 +36,19 @@ def is_answer(err: FlickrError) -> bool:
     return err.status < 500 and err.code != SERVICE_UNAVAILABLE
 
 
+# Beside Flickr's attributes, each photo keeps what the library alone knows of it: the place it
+# was taken near (model.Photo.locality … place_id), under a name no Flickr attribute has.
+PLACE = "_place"
+
+
 def encode(page: Page) -> tuple[bytes, ...]:
-    return (zlib.compress(render_json(page, EVERYTHING)),)
+    body = render_json(page, EVERYTHING)
+    if any(p.place_id or p.locality for p in page.photos):
+        data = json.loads(body)
+        for item, photo in zip(data[page.wrapper]["photo"], page.photos, strict=True):
+            item[PLACE] = [photo.locality, photo.region, photo.country, photo.place_id]
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return (zlib.compress(body),)
 
 
 def encode_error(err: FlickrError) -> dict:
@@ -48,4 +60,12 @@ def decode(entry: Entry) -> Page:
     failure = entry.meta.get("error")
     if failure:
         raise FlickrError(failure["code"], failure["message"], failure["status"])
-    return parse_json(json.loads(zlib.decompress(entry.parts[0])))
+    data = json.loads(zlib.decompress(entry.parts[0]))
+    page = parse_json(data)
+    places = {str(item.get("id")): item[PLACE] for wrapper in ("photos", "photoset")
+              for item in (data.get(wrapper) or {}).get("photo") or () if PLACE in item}
+    if not places:
+        return page
+    return replace(page, photos=tuple(
+        replace(p, locality=places[p.id][0], region=places[p.id][1], country=places[p.id][2],
+                place_id=int(places[p.id][3])) if p.id in places else p for p in page.photos))

@@ -72,12 +72,40 @@ BOUNDED_POLICIES = ("volatile-lru", "volatile-lfu", "volatile-ttl", "volatile-ra
                     "allkeys-lru", "allkeys-lfu", "allkeys-random")
 
 
+# Connections one process opens to Redis. redis-py's default pool opens one per concurrent
+# caller without limit; under gevent that is one per client connection (thousands).
+MAX_CONNECTIONS = 32
+
+
+class PoolBusy(redis.ConnectionError):
+    """Every connection of this process's pool stayed in use for the whole wait: this process is busy
+    (a burst of greenlets, a starved CPU), which says nothing about Redis. Callers go without Redis
+    for this one call, and do not take Redis for down."""
+
+
+class _Pool(redis.BlockingConnectionPool):
+    def get_connection(self, *args, **kwargs):
+        try:
+            return super().get_connection(*args, **kwargs)
+        except redis.ConnectionError as exc:
+            if str(exc) == "No connection available.":  # redis-py's pool wait ran out (8.1, pinned)
+                raise PoolBusy(str(exc)) from None
+            raise
+
+
+def client(url: str, timeout: float) -> redis.Redis:
+    """A Redis client with at most MAX_CONNECTIONS connections; a call waits up to `timeout` for a free
+    one (else PoolBusy), and each socket operation up to `timeout`."""
+    pool = _Pool.from_url(url, max_connections=MAX_CONNECTIONS, timeout=timeout,
+                          socket_timeout=timeout, socket_connect_timeout=timeout)
+    return redis.Redis(connection_pool=pool)
+
+
 class RedisBackend:
     def __init__(self, url: str, max_bytes: int = 256 * 1024 * 1024):
         self.url = url
         self.max_bytes = max(1, max_bytes)
-        self.client = redis.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT,
-                                           socket_connect_timeout=SOCKET_TIMEOUT)
+        self.client = client(url, SOCKET_TIMEOUT)
         self._release = self.client.register_script(RELEASE)
         self._store = self.client.register_script(STORE)
         self._down_until = 0.0
@@ -113,6 +141,8 @@ class RedisBackend:
             return default
         try:
             result = fn()
+        except PoolBusy:
+            return default
         except (redis.RedisError, OSError) as exc:
             with self._state:
                 if time.monotonic() >= self._down_until:

@@ -4,11 +4,13 @@ feed: GeoRSS-Simple and W3C Geo points for geotagged photos only.
     <georss:point>47.25162 11.754426</georss:point>    (lat lon, one space)
     <geo:lat>47.25162</geo:lat>
     <geo:long>11.754426</geo:long>
+    <georss:featureName>Innsbruck, Austria</georss:featureName>   (the place the library named, when it did)
 """
 
 from __future__ import annotations
 
 from ..model import Photo
+from .feed import esc
 
 TITLE_SUFFIX = ", with geodata"  # as Flickr titled its geo feeds
 
@@ -24,4 +26,6 @@ def point(photo: Photo) -> str:
     if not photo.geotagged:
         return ""
     lat, lon = coordinate(photo.latitude), coordinate(photo.longitude)
-    return f"<georss:point>{lat} {lon}</georss:point><geo:lat>{lat}</geo:lat><geo:long>{lon}</geo:long>"
+    markup = f"<georss:point>{lat} {lon}</georss:point><geo:lat>{lat}</geo:lat><geo:long>{lon}</geo:long>"
+    place = photo.place
+    return f"{markup}<georss:featureName>{esc(place)}</georss:featureName>" if place else markup

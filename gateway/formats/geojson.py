@@ -18,7 +18,8 @@ left out; the pagination still counts them):
                        "datetaken": "2023-07-22T08:15:00-06:00" (camera time, offset of the place; null if unknown),
                        "dateupload": "2023-08-01T04:18:19Z", "tags": ["grandteton", ...],
                        "license": "Attribution License", "license_url": "https://creativecommons.org/licenses/by/2.0/",
-                       "description": "sanitised HTML"}}]}
+                       "description": "sanitised HTML",
+                       "place": "Jackson, Wyoming, United States" (where the library named it; else null)}}]}
 
 "title", "links" and "pagination" are foreign members, which RFC 7946 allows.
 Coordinates have at most 6 decimals (about 0.1 m), as the spec recommends.
@@ -72,5 +73,6 @@ def feature(photo: Photo) -> dict:
             "license": LICENSES[photo.license][0] if photo.license in LICENSES else None,
             "license_url": license_url(photo) or None,
             "description": sanitize(photo.description, photo.server == LOCAL),
+            "place": photo.place or None,
         },
     }

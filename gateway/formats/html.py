@@ -4,6 +4,7 @@ Flickr's own feeds (2007-2019) used this shape:
 
     <p><a href="https://www.flickr.com/people/NSID/">Name</a> posted a photo:</p>
     <p><a href="PHOTO PAGE" title="TITLE"><img src="IMAGE" width="W" height="H" alt="TITLE" /></a></p>
+    <p>Photo taken near Lisbon, Portugal.</p>      (the place the library named at import, if any)
     <p>DESCRIPTION</p>
 
 The description is the photo owner's HTML and untrusted: it passes nh3
@@ -72,6 +73,9 @@ def entry_html(photo: Photo, description: str | None = None, img: Size | None = 
             f'<p><a href="{escape(photo_page_url(photo))}" title="{title}">'
             f'<img src="{escape(img.url)}"{dims} alt="{title}" /></a></p>'
         )
+    place = photo.place
+    if place:
+        parts.append(f"<p>{noun.capitalize()} taken near {escape(place)}.</p>")
     if description is None:
         description = sanitize(photo.description, photo.server == LOCAL)
     if description:

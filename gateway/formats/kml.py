@@ -12,6 +12,7 @@ the pagination still counts them.
         <ExtendedData><Data name="total"><value>480</value></Data> ...page, pages, per_page</ExtendedData>
         <Placemark>
           <name>Bknedjo mq Carikr Wby</name>
+          <address>Jackson, Wyoming, United States</address>   (where the library named the place)
           <description><![CDATA[<p>... posted a photo:</p> <p><a ...><img src="..._s.jpg" .../></a></p>]]></description>
           <TimeStamp><when>2023-07-22T08:15:00-06:00</when></TimeStamp>   (date taken with the place's offset,
                                                                          zone-less without one: the time slider)
@@ -117,6 +118,8 @@ def _placemark(w: XMLWriter, photo: Photo) -> None:
     thumb = thumbnail(photo)
     with w.element("Placemark", id=f"photo{photo.id}"):  # an XML ID cannot start with a digit
         w.el("name", photo.title)
+        if photo.place:
+            w.el("address", photo.place)
         w.cdata("description", entry_html(photo, img=thumb))
         taken = taken_w3c(photo)  # the offset of the place, or zone-less (xsd:dateTime allows it)
         if taken:

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from ..model import SET_TEXT, URL_EXTRAS, Page, Photo
+from ..model import LOCAL, SET_TEXT, URL_EXTRAS, Page, Photo
 from ..safexml import clean
 from .feed import FeedContext
 
@@ -58,8 +58,10 @@ BASE = ("id", "owner", "secret", "server", "farm", "title", "ispublic", "isfrien
 METHOD_ATTRS = ("isprimary", "is_primary", "has_comment", "dateadded", "date_faved", "username")
 # Flickr sends these even when empty (title="", tags="", pathalias=""); others only when known.
 SENT_EMPTY = {*BASE, "tags", "machine_tags", "description", "pathalias", "ownername"}
-INT_ATTRS = {"farm", "ispublic", "isfriend", "isfamily", "iconfarm", "context", "datetakengranularity"}
+INT_ATTRS = {"farm", "ispublic", "isfriend", "isfamily", "iconfarm", "context", "datetakengranularity",
+             "geo_is_public", "geo_is_contact", "geo_is_friend", "geo_is_family"}
 # What Flickr sends for a public photo; filled in when a photo does not say.
+GEO_DEFAULTS = {"geo_is_public": "1", "geo_is_contact": "0", "geo_is_friend": "0", "geo_is_family": "0"}
 PUBLIC_DEFAULTS = {"ispublic": "1", "isfriend": "0", "isfamily": "0", "context": "0", "media_status": "ready"}
 
 
@@ -82,6 +84,7 @@ def all_attrs(photo: Photo) -> dict[str, str]:
                        ("o_height", photo.o_height or None)):
         if value is not None:
             attrs[key] = str(value)
+    _known_extras(photo, attrs)
     for key, (suffix, _edge) in URL_EXTRAS.items():
         for size in photo.sizes:
             if size.suffix == suffix:
@@ -89,6 +92,25 @@ def all_attrs(photo: Photo) -> dict[str, str]:
                 attrs[f"height_{key}"] = str(size.height)
                 attrs[f"width_{key}"] = str(size.width)
     return attrs
+
+
+def _known_extras(photo: Photo, attrs: dict[str, str]) -> None:
+    """What Flickr would send that the photo's record answers without having been sent it:
+    iconserver 0 (no buddy icon), count_views (= views), and for a geotagged photo the geo extra's
+    place ids (the library's own, as photos.search's woe_id/place_id take them) and its
+    public-location flags. A local photo (the library's own) has no comments and is safe."""
+    if not attrs.get("iconserver"):
+        attrs["iconserver"] = "0"
+    if photo.views is not None:
+        attrs.setdefault("count_views", str(photo.views))
+    if photo.geotagged:
+        if photo.place_id and not attrs.get("woeid"):
+            attrs["woeid"] = attrs["place_id"] = str(photo.place_id)
+        for key, value in GEO_DEFAULTS.items():
+            attrs.setdefault(key, value)
+    if photo.server == LOCAL:
+        attrs.setdefault("count_comments", "0")
+        attrs.setdefault("safety_level", "0")
 
 
 def _coord(value: float) -> str:

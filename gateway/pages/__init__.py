@@ -11,6 +11,7 @@ from what the reader gets.
     GET /               the form, the feed's address and actions, and (once submitted) the preview
     GET /preview        the preview alone, for builder.js to swap in as the form changes
     GET /download.kml   the call as a KML network link, as a file to open in Google Earth
+    GET /places?q=lis   towns by name (offline gazetteer): the place field's suggestions
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 
-from .. import errors, feeds, upstreams
+from .. import blocking, errors, feeds, upstreams
 from ..api import about, parse_call
 from ..errors import FlickrError
 from ..formats import FORMATS
@@ -41,6 +42,7 @@ bp = Blueprint("pages", __name__)
 # No script, style or font comes from anywhere else; thumbnails come from Flickr's hosts.
 # No other site may frame a page (clickjacking): frame-ancestors, and X-Frame-Options for older browsers.
 CSP = "default-src 'self'; img-src 'self' https: data:; frame-ancestors 'none'"
+NOT_FRAMED = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY"}
 # What the preview shows beyond the standard attributes: owner names, photo page paths, places,
 # and the image URLs of photos the gateway serves itself (which cannot be built from server and secret).
 PREVIEW_EXTRAS = "owner_name,path_alias,geo,url_sq,url_q,url_l"
@@ -50,6 +52,7 @@ GEOJSON = "feed-geojson"
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.after_request(not_framed)
 
 
 @bp.after_request
@@ -60,6 +63,15 @@ def security_headers(response: Response) -> Response:
     return response
 
 
+def not_framed(response: Response) -> Response:
+    """Every HTML answer of the app, not only the blueprints' pages (Werkzeug's error pages too),
+    refuses to be framed: CSP frame-ancestors for today's browsers, X-Frame-Options for older ones."""
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", NOT_FRAMED["Content-Security-Policy"])
+        response.headers["X-Frame-Options"] = NOT_FRAMED["X-Frame-Options"]
+    return response
+
+
 # ---------------------------------------------------------------- routes
 
 
@@ -67,7 +79,7 @@ def security_headers(response: Response) -> Response:
 def builder() -> str:
     submitted = "method" in request.args
     # What the person typed, echoed back into the form (Jinja escapes it).
-    values = {k: clean(v) for k, v in request.args.items()}
+    values = _place_point({k: clean(v) for k, v in request.args.items()})
     if not submitted:
         values = {"method": form.DEFAULT_METHOD, "format": form.default_format()}
     args = _args(values)
@@ -78,8 +90,26 @@ def builder() -> str:
 
 @bp.get("/preview")
 def preview() -> str:
-    args = _args(request.args)
+    args = _args(_place_point(request.args))
     return render_template("_preview.html", preview=_preview(args), gne_url=_gne_url(args))
+
+
+def _place_point(values: Mapping[str, str]) -> dict[str, str]:
+    if not values.get("place", "").strip():
+        return dict(values)
+    return blocking.run("library-heavy", form.place_point, values)
+
+
+@bp.get("/places")
+def places() -> Response:
+    """Towns whose name starts with ?q= (offline, from the gazetteer), for the builder's place field:
+    [{"label": "Lisbon, Portugal", "lat": "38.7251", "lon": "-9.1498", "radius": "7"}, …]."""
+    text = clean(request.args.get("q", ""))[:100]
+    # The gazetteer is read on first use (a second of CPU): off the event loop, as long work is.
+    found = blocking.run("library-heavy", form.places_named, text) if len(text.strip()) >= 2 else []
+    response = Response(json.dumps(found, ensure_ascii=False), mimetype="application/json")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @bp.get("/download.kml")

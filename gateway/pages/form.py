@@ -99,7 +99,7 @@ class Field:
     group: str  # the fieldset: "what", "where" or "feed"
     methods: frozenset[str] | None = None  # the methods it applies to; None: every method
     hint: str = ""
-    kind: str = "text"  # text, number, date, select, checkbox
+    kind: str = "text"  # text, number, date, select, checkbox, place (a helper that fills lat/lon/radius)
     choices: tuple[tuple[str, str], ...] = ()
     placeholder: str = ""
 
@@ -136,6 +136,10 @@ ARGS: tuple[Field, ...] = (
     Field("has_geo", "Only photos with a place", "what", _only(SEARCH), kind="checkbox"),
     Field("bbox", "Box", "where", BBOX,
           "West, south, east, north in degrees, separated by commas.", placeholder="e.g. -0.5,51.3,0.3,51.7"),
+    # Not an API argument: it fills lat, lon and radius (builder.js as it is typed; place_point() without script).
+    Field("place", "Place", "where", _only(SEARCH, "flickr.photos.geo.photosForLocation"),
+          "A town or city: its latitude and longitude fill in below, with a radius that fits its size.",
+          kind="place", placeholder="e.g. Lisbon"),
     Field("lat", "Latitude", "where", _only(SEARCH, "flickr.photos.geo.photosForLocation"),
           "Degrees north; south is negative.", placeholder="e.g. 51.5"),
     Field("lon", "Longitude", "where", _only(SEARCH, "flickr.photos.geo.photosForLocation"),
@@ -189,6 +193,8 @@ def api_args(form: Mapping[str, str], with_key: bool = False) -> dict[str, str]:
         value = clean(form.get(field.name, "")).strip()
         if not value or not field.applies(method) or (field.name == "api_key" and not with_key):
             continue
+        if field.kind == "place":  # it fills lat and lon: not an argument of the call
+            continue
         if field.name == "size" and value == DEFAULT_SIZE:
             continue
         args[field.name] = value
@@ -200,3 +206,38 @@ def api_args(form: Mapping[str, str], with_key: bool = False) -> dict[str, str]:
 def query(args: Mapping[str, str]) -> str:
     """A query string as builder.js writes it: commas, @ and : left readable (31849566@N00)."""
     return urlencode(args, quote_via=quote, safe=",@:")
+
+
+def place_radius(population: int) -> int:
+    """The radius (km) that holds a town of this many people: 2 km for 15,000, 7 for Lisbon's
+    half a million, Flickr's largest (32) for the biggest cities."""
+    return min(32, max(2, round(population ** 0.5 / 100)))
+
+
+def place_point(values: Mapping[str, str]) -> dict[str, str]:
+    """The form with a typed place turned into lat, lon and radius (gazetteer, offline), unless a
+    latitude or longitude is already there: the builder's place field without script."""
+    values = dict(values)
+    name = values.get("place", "").strip()
+    if not name or values.get("lat", "").strip() or values.get("lon", "").strip():
+        return values
+    found = places_named(name, 1)
+    if found:
+        values.update(found[0])
+        values["place"] = found[0]["label"]
+    return values
+
+
+def places_named(text: str, limit: int = 10) -> list[dict[str, str]]:
+    """Towns whose name starts with `text` (or is "Name, Country"), most populous first, as the
+    form's values: label, lat, lon, radius."""
+    from .. import gazetteer  # read on first use: half a second, once per process
+
+    name, _, country = text.partition(",")
+    found = gazetteer.find(name, limit if not country.strip() else 200)
+    if country.strip():
+        wanted = gazetteer.fold(country.strip())
+        found = [p for p in found if gazetteer.fold(p.label).endswith(wanted) or
+                 gazetteer.fold(p.label).split(", ")[-1].startswith(wanted)][:limit]
+    return [{"label": p.label, "lat": f"{p.latitude:.4f}", "lon": f"{p.longitude:.4f}",
+             "radius": str(place_radius(p.population))} for p in found]

@@ -151,6 +151,53 @@
     $("feed").focus();
   });
 
+  // The place field: suggestions from /places as a town is typed; choosing one fills lat, lon
+  // and radius (offline: the gateway's own gazetteer, no geocoding service).
+  const placeBox = $("f-place");
+  const placeOptions = $("f-place-options");
+  let placeTimer = 0;
+  let found = [];
+
+  async function suggest() {
+    const text = placeBox.value.trim();
+    if (text.length < 2) return;
+    try {
+      const response = await fetch(placeBox.dataset.places + "?q=" + encodeURIComponent(text));
+      if (!response.ok) return;
+      found = await response.json();
+    } catch (error) {
+      return;
+    }
+    placeOptions.replaceChildren(...found.map((place) => {
+      const option = document.createElement("option");
+      option.value = place.label;
+      return option;
+    }));
+    choose();
+  }
+
+  function choose() {
+    const place = found.find((p) => p.label === placeBox.value.trim());
+    if (!place) return;
+    for (const name of ["lat", "lon", "radius"]) {
+      if (form.elements[name]) form.elements[name].value = place[name];
+    }
+    changed();
+  }
+
+  if (placeBox && placeOptions) {
+    placeBox.addEventListener("input", (event) => {
+      event.stopPropagation();  // the place is not part of the call: only what it fills is
+      clearTimeout(placeTimer);
+      if (found.some((p) => p.label === placeBox.value.trim())) choose();
+      else placeTimer = setTimeout(suggest, 150);
+    });
+    placeBox.addEventListener("change", (event) => {
+      event.stopPropagation();
+      choose();
+    });
+  }
+
   async function copy() {
     try {
       await navigator.clipboard.writeText(urlBox.value);

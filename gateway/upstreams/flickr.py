@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import weakref
 from collections.abc import Mapping
 
 import flickrapi
@@ -78,6 +77,12 @@ FLICKR_UNAVAILABLE = {105}
 _FLICKRAPI_MESSAGE = re.compile(r"Error: -?\d+: (.*)", re.S)
 
 
+# Calls to Flickr one process makes at once (each keeps one HTTP connection open). Distinct
+# calls only: identical ones wait for the first (cache coalescing). The budget allows about
+# one call a second, so 16 at once is a burst of misses, never the steady state.
+MAX_CALLS = 16
+
+
 class Flickr:
     """Standard photos responses from Flickr's REST API, one signed call per page."""
 
@@ -97,9 +102,12 @@ class Flickr:
         self.rest_url = rest_url
         self.timeout = timeout
         self.budget = budget  # GATEWAY_UPSTREAM_RATE: None = no limit
-        self._local = threading.local()
+        # FlickrAPI instances (each with its own HTTP session) not in use, and the slots
+        # that bound how many calls this process makes at once: see _call.
+        self._idle: list[flickrapi.FlickrAPI] = []
+        self._sessions: list[BoundedSession] = []
+        self._slots = threading.BoundedSemaphore(MAX_CALLS)
         self._lock = threading.Lock()
-        self._closers: set[weakref.finalize] = set()
 
     def __repr__(self) -> str:  # never the key or secret, e.g. in a traceback's locals
         return f"<Flickr {self.rest_url}>"
@@ -147,11 +155,11 @@ class Flickr:
         return out
 
     def close(self) -> None:
-        """Close every thread's HTTP session (tests; a worker just exits)."""
+        """Close every HTTP session (tests; a worker just exits)."""
         with self._lock:
-            closers, self._closers = self._closers, set()
-        for close in closers:
-            close()
+            sessions, self._sessions, self._idle = self._sessions, [], []
+        for session in sessions:
+            session.close()
 
     # ------------------------------------------------------------ flickrapi
 
@@ -163,17 +171,29 @@ class Flickr:
         like one of flickrapi's own parameters (`timeout`, `_method_name`,
         `parse_format`, `wrapped_method`, `self`) a TypeError instead of data.
         parse_json raises flickrapi's FlickrError for stat=fail, as do_flickr_call does.
-        """
-        api = self._api()
-        data = {**params, "method": method, "format": "json", "nojsoncallback": "1"}
-        return api.parse_json(api.flickr_oauth.do_request(api.REST_URL, data, timeout=self.timeout))
 
-    def _api(self) -> flickrapi.FlickrAPI:
-        # One FlickrAPI per thread (gunicorn's gthread workers): see _new_api.
-        api = getattr(self._local, "api", None)
-        if api is None:
-            api = self._local.api = self._new_api()
-        return api
+        Each call borrows a FlickrAPI (and its HTTP session, which keeps its
+        connection to Flickr alive) from a pool of at most MAX_CALLS: under
+        gevent every client connection is a greenlet, and one session per
+        greenlet (as threading.local would give) would open a TLS connection
+        to Flickr per client. A call that finds every slot taken for its whole
+        timeout fails like a timeout.
+        """
+        if not self._slots.acquire(timeout=self.timeout):
+            raise requests.Timeout(f"all {MAX_CALLS} Flickr calls of this process busy for {self.timeout}s")
+        try:
+            with self._lock:
+                api = self._idle.pop() if self._idle else None
+            if api is None:
+                api = self._new_api()
+            try:
+                data = {**params, "method": method, "format": "json", "nojsoncallback": "1"}
+                return api.parse_json(api.flickr_oauth.do_request(api.REST_URL, data, timeout=self.timeout))
+            finally:
+                with self._lock:
+                    self._idle.append(api)
+        finally:
+            self._slots.release()
 
     def _new_api(self) -> flickrapi.FlickrAPI:
         api = flickrapi.FlickrAPI(
@@ -187,14 +207,13 @@ class Flickr:
         api.REST_URL = self.rest_url
         # flickrapi 2.2+ posts through ONE requests.Session, a class attribute of
         # OAuthFlickrInterface shared by every instance and thread. requests
-        # does not promise a Session is thread-safe, and a class-level one can
-        # never be closed: each thread's instance gets its own, closed when the
-        # thread's instance is collected or on close().
+        # does not promise a Session is safe to share between concurrent calls,
+        # and a class-level one can never be closed: each pooled instance gets
+        # its own, closed by close().
         session = BoundedSession()
         api.flickr_oauth.session = session
         with self._lock:
-            self._closers = {c for c in self._closers if c.alive}
-            self._closers.add(weakref.finalize(api, session.close))
+            self._sessions.append(session)
         return api
 
 

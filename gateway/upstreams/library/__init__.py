@@ -3,6 +3,9 @@
     plan.py      a call's arguments checked and turned into a Plan (no database)
     arguments.py the parsers plan.py uses: coordinates, tags, text, boxes, dates
     search.py    a Plan answered from the tables; the semantics and error table
+    filters.py   photos.search's machine tags, places, accuracy, safe_search and the rest
+    machinetags.py  Flickr's machine tag syntax, answered from the machine_tags keys
+    placenames.py   the place each geotagged photo was taken near (gateway/gazetteer.py), named at import
     importer.py  recorded Flickr responses in, membership from the call
     budget.py    the time budget of each call and the bound on long calls at once
     folder.py    image files in (`add-folder`), found again for the image route
@@ -115,6 +118,10 @@ class Library:
     def sets(self) -> list[manage.Set]:
         """Every group, album, gallery and favorites list, with photo counts (`library list`)."""
         return self._read(manage.sets)
+
+    def places(self) -> list[manage.Place]:
+        """Every place the library's photos were taken near, with photo counts (`library list`)."""
+        return manage.places(self.store.connection())
 
     def select(self, **selectors) -> manage.Selection:
         """The photos named by manage.select's selectors; raises manage.NotFound."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Container
 from datetime import UTC, datetime
 
@@ -67,20 +68,33 @@ def coordinate(value: str, limit: float, error: Error) -> float:
     return result
 
 
+_MACHINE_TAG = re.compile(r'\s*([A-Za-z][A-Za-z0-9_]*):([A-Za-z][A-Za-z0-9_]*)=(.+)', re.S)
+
+
 def normal_tag(tag: str) -> str:
-    """A tag as Flickr stores it in `tags`: lower case, no spaces or quotes."""
+    """A tag as Flickr stores it in `tags`: lower case, no spaces or quotes; a machine tag
+    ("dc:title=\"Mr. Camera\"") as namespace:predicate=value with the value's letters and
+    digits only, as Flickr sends them ("dc:identifier=httpsexampleorgpage12" for https://example.org/page/12)."""
+    match = _MACHINE_TAG.fullmatch(tag)
+    if match and (value := machine_value(match[3])):
+        return f"{match[1].lower()}:{match[2].lower()}={value}"
     return re.sub(r'[\s"]+', "", tag).lower()
+
+
+def machine_value(text: str) -> str:
+    """A machine tag's value as Flickr normalises it: lower case, letters and digits only."""
+    return "".join(c for c in unicodedata.normalize("NFC", text).lower() if c.isalnum())
 
 
 def tags(value: str) -> tuple[list[str], list[str]]:
     """tags= is comma-separated, "-tag" excludes: (wanted, unwanted), normalised, without repeats."""
     wanted, unwanted = [], []
     for raw in value.split(","):
-        tag = normal_tag(raw)
-        if tag.startswith("-"):
-            unwanted.append(tag[1:])
+        raw = raw.strip()
+        if raw.startswith("-"):
+            unwanted.append(normal_tag(raw[1:]))  # after the "-": "-dc:title=Draft" is a machine tag
         else:
-            wanted.append(tag)
+            wanted.append(normal_tag(raw))
     return [t for t in dict.fromkeys(wanted) if t], [t for t in dict.fromkeys(unwanted) if t]
 
 

@@ -10,6 +10,8 @@ everything that points at them is then built in one statement each:
     photos_geo     INSERT … SELECT of the new geotagged rows
     tags           split by json_each and sorted in a scratch file by a thread of its own
                    (on the other core, during the two builds above), then appended in key order
+    machine_tags   the keys of the machine tags among them, made and sorted by the same thread,
+                   appended in key order
     indexes        CREATE INDEX: one sort each instead of a million B-tree inserts
 
 The schema's own CREATE INDEX / CREATE TRIGGER statements (read back from
@@ -28,10 +30,10 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 
-from . import store
+from . import schema, store
 
-# The triggers that keep FTS5 and the R*Tree in step with single inserts.
-INSERT_TRIGGERS = ("photos_fts_insert", "photos_geo_insert")
+# The triggers that keep FTS5, the R*Tree and machine_tags in step with single inserts.
+INSERT_TRIGGERS = ("photos_fts_insert", "photos_geo_insert", "tags_machine_insert")
 BULK_CACHE_KIB = 1024 * 1024
 TAGS = 1 + store.COLUMNS.index("tags")  # in a row (pk, *COLUMNS)
 
@@ -114,6 +116,9 @@ class _TagBuilder:
             raise self._error
         conn.execute("ATTACH DATABASE ? AS bulk_tags", (self.path,))
         conn.execute("INSERT OR IGNORE INTO main.tags (tag, photo) SELECT tag, photo FROM bulk_tags.tags")
+        # What tags_machine_insert would have written, made and sorted by the thread too.
+        conn.execute("INSERT INTO main.machine_tags (key, photo, n) SELECT key, photo, n FROM bulk_tags.machine "
+                     "WHERE 1 ON CONFLICT (key, photo) DO UPDATE SET n = n + excluded.n")
 
     def close(self, conn: sqlite3.Connection) -> None:
         if self._thread.is_alive():  # the load failed before finish(): let the thread end
@@ -134,6 +139,9 @@ class _TagBuilder:
                 DROP TABLE IF EXISTS staged; DROP TABLE IF EXISTS tags;
                 CREATE TABLE staged (pk INTEGER, tags TEXT);
                 CREATE TABLE tags (tag TEXT NOT NULL, photo INTEGER NOT NULL, PRIMARY KEY (tag, photo)) WITHOUT ROWID;
+                DROP TABLE IF EXISTS machine;
+                CREATE TABLE machine (key TEXT NOT NULL, photo INTEGER NOT NULL, n INTEGER NOT NULL,
+                                      PRIMARY KEY (key, photo)) WITHOUT ROWID;
                 BEGIN;""")
             while (rows := self._queue.get()) is not None:
                 scratch.executemany("INSERT INTO staged VALUES (?, ?)", rows)
@@ -142,6 +150,10 @@ class _TagBuilder:
                                SELECT j.value, s.pk FROM staged s,
                                       json_each('["' || replace(s.tags, ' ', '","') || '"]') j
                                WHERE s.tags != '' ORDER BY 1, 2""")
+            # The keys of the machine tags among them (schema.machine_tags), in key order.
+            keys = schema.machine_tag_keys("t.tag", "t.photo", f"FROM tags t WHERE t.tag GLOB {schema.MACHINE_TAG}")
+            scratch.execute(f"""INSERT INTO machine (key, photo, n) SELECT key, photo, count(*) FROM ({keys})
+                                GROUP BY key, photo ORDER BY key, photo""")
             scratch.execute("COMMIT")
         except BaseException as exc:  # handed to the loading thread by copy_into()
             self._error = exc

@@ -43,6 +43,34 @@ class Set:
     photos: int
 
 
+@dataclass(frozen=True)
+class Place:
+    id: int  # GeoNames id: photos.search's woe_id / place_id
+    kind: str  # locality | region | country
+    name: str
+    label: str  # "Lisbon, Portugal"
+    photos: int
+
+
+def places(conn: sqlite3.Connection) -> list[Place]:
+    """Every place the library's photos were taken near, with their regions and countries, and how
+    many photos each holds; countries first, then regions, then localities, most photos first."""
+    rows = conn.execute("""
+        WITH counts AS (SELECT place_id, count(*) AS n FROM photos WHERE place_id != 0 GROUP BY place_id)
+        SELECT l.id, l.kind, l.name, r.name, c.name,
+               CASE l.kind WHEN 'locality' THEN (SELECT n FROM counts WHERE place_id = l.id)
+                           WHEN 'region' THEN (SELECT sum(n) FROM counts JOIN places x ON x.id = counts.place_id
+                                               WHERE x.region = l.id)
+                           ELSE (SELECT sum(n) FROM counts JOIN places x ON x.id = counts.place_id
+                                 WHERE x.country = l.id) END AS photos
+        FROM places l LEFT JOIN places r ON r.id = l.region AND l.region != 0
+                      LEFT JOIN places c ON c.id = l.country AND l.country != 0""").fetchall()
+    order = {"country": 0, "region": 1, "locality": 2}
+    found = [Place(pk, kind, name, ", ".join(dict.fromkeys(n for n in (name, region, country) if n)), count or 0)
+             for pk, kind, name, region, country, count in rows]
+    return sorted(found, key=lambda p: (order.get(p.kind, 3), -p.photos, p.label))
+
+
 def owners(conn: sqlite3.Connection) -> list[Owner]:
     """Every owner with photos in the library, most photos first."""
     rows = conn.execute("""SELECT owner, max(ownername), max(pathalias), count(*), sum(server = 'local')

@@ -16,6 +16,7 @@ from ...errors import METHOD_NOT_FOUND, FlickrError
 from ...methods import METHODS
 from ...safexml import clean
 from . import arguments as arg
+from . import filters
 from .arguments import MAX_TAGS, Box
 
 Args = Mapping[str, str]
@@ -65,6 +66,7 @@ class Plan:
     media: str | None = None
     nothing: bool = False  # the library holds no data for this method (contacts, people in photos)
     window: int | None = None  # only the first `window` results are handed out (photos.search)
+    more: filters.Filters = filters.Filters()  # photos.search's machine tags, places and the rest (filters.py)
 
 
 def plan(method: str, args: Args) -> Plan:
@@ -95,7 +97,7 @@ def _search(p: Plan, args: Args) -> Plan:
     p = replace(p, text=tuple(text), text_not=tuple(text_not), boxes=arg.bbox(bbox) if bbox else (),
                 near=arg.near(args.get("lat", ""), args.get("lon", ""), args.get("radius", ""),
                               args.get("radius_units", "")))
-    p = _filters(p, args)
+    p = replace(_filters(p, args), more=filters.parse(args))
     sort = arg.choice(args.get("sort", ""), SORTS, "sort") or ("distance" if p.near else "date-posted-desc")
     if sort == "relevance":
         sort = "relevance" if p.text else "date-posted-desc"

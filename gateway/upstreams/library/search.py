@@ -29,7 +29,9 @@ most 32 km / 20 mi; `has_geo` 1 | 0; `license` comma list; `min|max_upload_date`
 `2023-07-01 12:00[:00]`, read as UTC; taken dates compare with the camera's
 local time as Flickr records it); `media` all | photos | videos; `sort`
 date-posted-asc|desc, date-taken-asc|desc, interestingness-desc|asc (by views),
-relevance (FTS rank; without `text` = date-posted-desc). Unknown values sort
+relevance (FTS rank; without `text` = date-posted-desc); `machine_tags`,
+`woe_id`/`place_id`, `accuracy`, `safe_search`, `content_type`, `in_gallery`,
+`geo_context`, `is_commons`, `is_getty` as filters.py says. Unknown values sort
 last. Paging: `page` (default 1), `per_page` (default 100, at most 500); a page
 past the end is empty with the true total and pages = ceil(total / per_page).
 photos.search hands out only the first 4,000 results, as Flickr does: a page
@@ -52,6 +54,10 @@ Errors (FlickrError, HTTP 400 in feed formats)
 | photos.search, groups.pools.getPhotos | `tag_mode=any` with more than 20 tags (`-` tags included; the library's limit) | 1 | Too many tags in ANY query |
 | any | the call uses up its time budget (GATEWAY_LIBRARY_QUERY_MS of CPU) | 20 | Query too expensive: narrow it (fewer tags or words, a smaller area, an earlier page) |
 | any | too many long calls at once in this worker (GATEWAY_LIBRARY_HEAVY_QUERIES), or ten times the budget by the clock | 105 | Service currently unavailable (HTTP 503, Retry-After: 5) |
+| photos.search | `machine_tags` holding no machine tag (machinetags.py) | 11 | No valid machine tags |
+| photos.search | more than 8 machine tags, 16 with `machine_tag_mode=all` | 12 | Exceeded maximum allowable machine tags |
+| photos.search | `contacts` (no logged-in user) | 17 | You can only search within your own contacts |
+| photos.search | `accuracy` not 1-16; `safe_search`, `content_type(s)`, `in_gallery`, `geo_context`, `machine_tag_mode` not one of theirs (filters.py) | 3 | Invalid accuracy, Invalid safe_search, … |
 | photos.search, people.getPhotos | unknown `user_id` | 2 | Unknown user |
 | photos.search | unknown `group_id` | 4 | You don't have permission to view this pool |
 | photos.search | bbox not 4 numbers, out of range, or south > north | 3 | Invalid bbox |
@@ -95,7 +101,7 @@ from types import MappingProxyType
 
 from ...errors import FlickrError
 from ...model import Page
-from . import places
+from . import filters, places
 from .plan import Plan
 from .query import Query
 from .store import ids_in, photo_from_row
@@ -154,6 +160,8 @@ def find(conn: sqlite3.Connection, plan: Plan) -> Page:
     _text(q, plan)
     _geo(q, plan)
     _filters(q, plan)
+    if not filters.add(conn, q, plan.more):
+        return replace(empty(plan, 0, info), gallery=MappingProxyType(gallery))
 
     total = q.count(conn)
     offset = (plan.page - 1) * plan.per_page

@@ -1,7 +1,12 @@
 """The library file: connections, transactions, and photos in and out of rows.
 
-One connection per thread (gunicorn runs threads; a sqlite3 connection must
-not be shared while in use), WAL so that readers never wait for an import.
+One connection per OS thread (a sqlite3 connection must not be shared while
+in use), WAL so that readers never wait for an import. Per OS thread, not
+per greenlet: under gunicorn's gevent worker `threading.local` is
+greenlet-local, and a connection (with its 32 MB page cache) per client
+connection would grow without bound. Library calls run in the threads of a
+small pool (gateway/blocking.py), so a worker holds a handful; a thread's
+connection is closed when the thread ends.
 Writes merge what a new recording says with what the library knows
 (`merge`), and skip photos the recording does not change, so that
 importing the same file twice leaves the file as it was.
@@ -21,7 +26,7 @@ from types import MappingProxyType
 
 from ...blocking import native_local, native_lock
 from ...model import SUFFIX_EDGE, Photo, Size
-from . import schema
+from . import placenames, schema
 
 # Attributes of one photo *in one set* (an album's primary photo, the date a
 # group received it, a gallery curator's note): kept with the membership,
@@ -55,8 +60,20 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
+class _Held:
+    """One OS thread's connection, closed when that thread's local storage goes (the thread ended)."""
+
+    __slots__ = ("conn", "__weakref__")
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __del__(self) -> None:
+        self.conn.close()
+
+
 class Store:
-    """The SQLite file at `path`, opened lazily (and created with the schema) by each thread."""
+    """The SQLite file at `path`, opened lazily (and created with the schema) by each OS thread."""
 
     def __init__(self, path: str):
         self.path = path
@@ -64,18 +81,21 @@ class Store:
         # every greenlet (every request) a connection of its own, never closed.
         self._local = native_local()
         self._lock = native_lock()
-        self._open: list[sqlite3.Connection] = []
+        self._open: weakref.WeakSet[_Held] = weakref.WeakSet()  # every thread's connection still open
         # Close whatever is still open when the Store is collected or the process exits.
         self._finalizer = weakref.finalize(self, _close_all, self._open)
 
     def connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
+        held = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = _Held(self._connect())
             with self._lock:
-                self._open.append(conn)
-        return conn
+                self._open.add(held)
+        return held.conn
+
+    def open_connections(self) -> int:
+        """How many connections are open (one per OS thread that used the library and still runs)."""
+        return len(self._open)
 
     def close(self) -> None:
         """Close every thread's connection; the next use opens new ones."""
@@ -104,9 +124,10 @@ class Store:
         return conn
 
 
-def _close_all(conns: list[sqlite3.Connection]) -> None:
-    while conns:
-        conns.pop().close()
+def _close_all(held: weakref.WeakSet[_Held]) -> None:
+    for one in list(held):
+        one.conn.close()
+    held.clear()
 
 
 @contextmanager
@@ -269,6 +290,8 @@ def write_photos(conn: sqlite3.Connection, photos: Sequence[Photo]) -> dict[str,
     result: dict[str, Photo] = dict(known)
     for photo in photos:  # the same photo twice in one response merges too
         result[photo.id] = merge(result[photo.id], photo) if photo.id in result else photo
+    # The place each is taken near, named here so that every writer names it (placenames.py).
+    result = {key: placenames.locate(p, known.get(key)) for key, p in result.items()}
     changed = [p for p in result.values() if known.get(p.id) != p]
     conn.executemany(_UPSERT, [_row_values(p) for p in changed])
     pks = dict(conn.execute(f"SELECT id, pk FROM photos WHERE {in_ids}", (ids_in(ids),)).fetchall())
@@ -276,6 +299,7 @@ def write_photos(conn: sqlite3.Connection, photos: Sequence[Photo]) -> dict[str,
                      [row for p in changed if p.id in known for row in tag_rows(known[p.id], pks[p.id])])
     conn.executemany("INSERT OR IGNORE INTO tags (tag, photo) VALUES (?, ?)",
                      [row for p in changed for row in tag_rows(p, pks[p.id])])
+    placenames.record(conn, {p.place_id for p in changed})
     return pks
 
 

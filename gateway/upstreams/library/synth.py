@@ -23,10 +23,11 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
+from ... import gazetteer
 from ...model import LOCAL
-from . import bulk, store
+from . import bulk, placenames, store
 from .landmarks import LANDMARKS
 
 BATCH = 20_000
@@ -43,7 +44,12 @@ COMMON_TAGS = (
     "wedding", "food", "art", "graffiti", "train", "car", "sea", "lake", "river", "forest", "park", "winter",
     "summer", "autumn", "spring", "clouds", "blackandwhite", "macro", "museum", "church", "castle", "market",
 )
+# Machine tags of a photo site (Flickr's own examples): an event, the camera, a species.
+MAKES = ("canon", "nikon", "sony", "fujifilm", "olympus", "panasonic", "apple", "samsung", "leica", "pentax")
+SPECIES = ("passerdomesticus", "turdusmerula", "anasplatyrhynchos", "felissilvestris", "canislupus",
+           "quercusrobur", "bellisperennis", "apismellifera", "columbalivia", "ardeacinerea")
 LICENSES = ("0",) * 6 + ("1", "2", "3", "4", "4", "5", "6", "7", "9", "10")
+NOWHERE = ("", "", "", 0)
 SIZES = ((4000, 3000), (3000, 4000), (6000, 4000), (4000, 6000), (2048, 1365), (1600, 1600), (5472, 3648))
 
 
@@ -72,7 +78,9 @@ def synthesize(conn: sqlite3.Connection, n: int, seed: int = 1) -> int:
     loads them. Each batch has its own seed: the photos are the same either way.
     """
     first_pk, first_id = bulk.first_pk(conn), next_id(conn)
-    jobs = [(seed, n, index, first_pk, first_id) for index in range(0, n, BATCH)]
+    # The place names of the few hundred places, looked up here once: the workers never read the gazetteer.
+    names = {spot: _named(*spot) for spot in set(_pools(seed, n).places)}
+    jobs = [(seed, n, index, first_pk, first_id, names) for index in range(0, n, BATCH)]
     joined: list[tuple] = []  # group memberships, loaded after the photos
 
     def batches(results: Iterator[tuple[list[tuple], list[tuple]]]) -> Iterator[list[tuple]]:
@@ -89,6 +97,7 @@ def synthesize(conn: sqlite3.Connection, n: int, seed: int = 1) -> int:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             count = bulk.load(conn, batches(pool.map(_batch, jobs)), [joined])
     with store.transaction(conn):
+        placenames.record(conn, {place[-1] for place in names.values()})
         for number, group in enumerate(_pools(seed, n).groups, 1):
             store.write_set(conn, "group", group, title=f"Synthetic group {number}")
     return count
@@ -106,7 +115,7 @@ def _pools(seed: int, n: int) -> _Pools:
     places = [(lm.lat, lm.lon) for lm in LANDMARKS] + [(rnd.uniform(-55, 70), rnd.uniform(-180, 180))
                                                         for _ in range(400)]
     return _Pools(
-        tags=[" ".join(dict.fromkeys(some(0, 10))) for _ in range(POOL)],
+        tags=[_tag_lists(some(0, 10), _machine_tags(rnd)) for _ in range(POOL)],
         titles=[" ".join(some(1, 4)).capitalize() for _ in range(POOL)],
         texts=[" ".join(some(6, 14)) for _ in range(POOL)],
         owners=[(f"{rnd.randrange(10**8):08d}@S00", "".join(rnd.choices(SYLLABLES, k=3)).capitalize())
@@ -117,9 +126,34 @@ def _pools(seed: int, n: int) -> _Pools:
     )
 
 
+def _machine_tags(rnd: random.Random) -> list[str]:
+    """A third of the photos carry machine tags: the camera's make, an event (a long tail of
+    20,000), a species; as Flickr sends them among the tags."""
+    found = []
+    if rnd.random() < 0.25:
+        found.append(f"exif:make={rnd.choice(MAKES)}")
+    if rnd.random() < 0.08:
+        found.append(f"upcoming:event={int(rnd.paretovariate(0.6) * 1000) % 20_000 + 1000}")
+    if rnd.random() < 0.03:
+        found.append(f"taxonomy:binomial={rnd.choice(SPECIES)}")
+    return found
+
+
+def _tag_lists(tags: list[str], machine: list[str]) -> tuple[str, str]:
+    """(tags, machine_tags) as stored: the machine tags are among the tags too, as Flickr sends them."""
+    return " ".join(dict.fromkeys(tags + machine)), " ".join(machine)
+
+
+@cache
+def _named(lat: float, lon: float) -> tuple[str, str, str, int]:
+    """The place a synthetic place is near (its photos spread a few km around it share it)."""
+    place = gazetteer.nearest(lat, lon)
+    return (place.name, place.region, place.country, place.id) if place else ("", "", "", 0)
+
+
 @dataclass(frozen=True)
 class _Pools:
-    tags: list[str]
+    tags: list[tuple[str, str]]
     titles: list[str]
     texts: list[str]
     owners: list[tuple[str, str]]
@@ -128,9 +162,9 @@ class _Pools:
     secrets: list[str]
 
 
-def _batch(job: tuple[int, int, int, int, int]) -> tuple[list[tuple], list[tuple]]:
+def _batch(job: tuple[int, int, int, int, int, dict]) -> tuple[list[tuple], list[tuple]]:
     """One batch: rows in bulk.load's shape (pk, *store.COLUMNS), and group memberships."""
-    seed, n, start, first_pk, first_id = job
+    seed, n, start, first_pk, first_id, names = job
     pools = _pools(seed, n)
     rnd = random.Random(seed * 1_000_003 + start)
     r = rnd.random
@@ -143,7 +177,9 @@ def _batch(job: tuple[int, int, int, int, int]) -> tuple[list[tuple], list[tuple
         taken = up - int(r() * r() * 90 * 86400) - EARLIEST  # a few days before the upload, sometimes months
         owner, name = owners[int(r() ** 3 * len(owners))]  # a few prolific owners, many occasional ones
         if r() < 0.65:
-            lat, lon = places[int(r() * POOL)]
+            spot = places[int(r() * POOL)]
+            lat, lon = spot
+            named = names[spot]
             spread = 0.02 + r() * 0.1  # 1 to 6 km around the place (a sum of uniforms: cheaper than gauss)
             lat += (r() + r() - 1) * spread  # no clamp: every place lies between 55° S and 70° N
             lon = (lon + (r() + r() - 1) * spread + 180) % 360 - 180
@@ -151,13 +187,15 @@ def _batch(job: tuple[int, int, int, int, int]) -> tuple[list[tuple], list[tuple
         else:
             lat = lon = 0.0
             accuracy = 0
+            named = NOWHERE
         width, height = SIZES[int(r() * len(SIZES))]
+        tag_list, machine = tags[int(r() * POOL)]
         batch.append((
             pk, str(first_id + i), owner, secrets[pk % POOL], LOCAL, 0, titles[int(r() * POOL)],
             texts[int(r() * POOL)] if r() < 0.4 else "", name, "", "", "", 0, up, up,
             days[taken // 86400] + times[taken % 86400], 0, 0, LICENSES[int(r() * len(LICENSES))], lat, lon,
-            accuracy, "video" if r() < 0.03 else "photo", int(r() ** 4 * 20_000), "", "jpg", width, height, "",
-            tags[int(r() * POOL)], int(accuracy > 0), "{}", "[]",
+            accuracy, "video" if r() < 0.03 else "photo", int(r() ** 4 * 20_000), "", "jpg", width, height, *named,
+            machine, tag_list, int(accuracy > 0), "{}", "[]",
         ))
         if r() < 0.1:
             joined.append(("group", groups[int(r() ** 2 * GROUPS)], pk, up + int(r() * 30 * 86400)))
