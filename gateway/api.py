@@ -260,7 +260,8 @@ def feed_context(call: Call, page: Page) -> FeedContext:
     return FeedContext(
         method=call.method.name,
         args=call.args,
-        title=call.method.title(call.args, about(call, page)),
+        # rest and json have no title: no lookup of names for them.
+        title=call.method.title(call.args, about(call, page) if call.format.is_feed else page.about),
         link=_link(call, page),
         self_url=_url(call.link_args()),
         feed_id=f"tag:{_tag_authority()},2026:/services/rest/?{urlencode(identity, safe='@,', quote_via=quote)}",
