@@ -69,6 +69,14 @@ def on_starting(server):
         new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, new), hard))
 
+    # gunicorn's own error log quotes a request line it cannot parse whole ("Invalid HTTP request
+    # line: 'GET /services/rest/?…&api_key=…\x01'"): the filter takes the caller's credentials out.
+    import logging
+
+    from gateway.accesslog import CredentialFilter
+
+    logging.getLogger("gunicorn.error").addFilter(CredentialFilter())
+
 
 def post_fork(server, worker):
     # Without Redis each worker keeps its own share of the Flickr budget

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -41,8 +43,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 def _middleware(app: Flask) -> None:
     """The WSGI stack around Flask, outermost first:
 
-        ProxyFix   only with GATEWAY_PROXY_HOPS > 0: the client's address, scheme and host from
-                   the trusted proxy's X-Forwarded-* (scheme: http or https only)
+        ProxyFix   only with GATEWAY_PROXY_HOPS > 0: the client's address, scheme and host from the
+                   trusted proxy's X-Forwarded-* (then _ForwardedChecked: only an http(s) scheme
+                   and a path prefix start links)
         CORS       Access-Control-* headers on every answer of the endpoint, refusals included
         Access     raw input made parseable, the per-client limit, request id, log line, metrics
         FastHits   a repeated request answered from the cache without Flask (cache/http.py)
@@ -58,18 +61,31 @@ def _middleware(app: Flask) -> None:
     if hops > 0:
         # Links (self, network link) must name the host the client used, not gunicorn's socket,
         # and the client limit must see the client's address, not the proxy's.
-        app.wsgi_app = ProxyFix(_KnownScheme(app.wsgi_app), x_for=hops, x_proto=hops, x_host=hops, x_port=hops,
-                                x_prefix=hops)
+        app.wsgi_app = ProxyFix(_ForwardedChecked(app.wsgi_app), x_for=hops, x_proto=hops, x_host=hops,
+                                x_port=hops, x_prefix=hops)
 
 
-class _KnownScheme:
-    """Behind ProxyFix: a forwarded scheme other than http or https (X-Forwarded-Proto: javascript)
-    is ignored, so feed links never start with one; the scheme gunicorn saw stays."""
+# A path prefix as a proxy mounts an app: "/" and segments of URL path characters.
+_PREFIX = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+")
+
+
+class _ForwardedChecked:
+    """What ProxyFix took from X-Forwarded-Proto and -Prefix, kept only when it can start a feed's links.
+
+    A proxy passes on the headers it does not set itself (X-Forwarded-Prefix, often -Proto), so
+    a client could make every link `javascript://…`, or a prefix Werkzeug cannot even build a
+    URL from (`javascript:alert(1)//` was a 503 and a traceback). Anything else is dropped:
+    the scheme and prefix are then the proxy's own connection's. (Hosts: api.readable_host.)
+    """
 
     def __init__(self, wsgi_app):
         self.wsgi_app = wsgi_app
 
-    def __call__(self, environ: dict, start_response):
-        if environ.get("wsgi.url_scheme") not in ("http", "https"):
-            environ["wsgi.url_scheme"] = environ.get("werkzeug.proxy_fix.orig", {}).get("wsgi.url_scheme", "http")
+    def __call__(self, environ, start_response):
+        orig = environ.get("werkzeug.proxy_fix.orig", {})
+        scheme = environ.get("wsgi.url_scheme", "http").lower()
+        environ["wsgi.url_scheme"] = scheme if scheme in ("http", "https") else orig.get("wsgi.url_scheme", "http")
+        prefix = environ.get("SCRIPT_NAME", "")
+        if prefix and not _PREFIX.fullmatch(prefix):
+            environ["SCRIPT_NAME"] = orig.get("SCRIPT_NAME", "")
         return self.wsgi_app(environ, start_response)

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.http import http_date
 
 from . import cache, errors, metrics, upstreams, validation
-from .access import MAX_FORM, observation
+from .access import MAX_FORM, endpoint, observation
 from .accesslog import loggable_query
 from .cache import cache_key, pages
 from .cache import http as hits
@@ -106,6 +106,16 @@ def init_app(app: Flask) -> None:
     # Routing errors (a Host header Werkzeug cannot read, a verb the endpoint does not
     # take) happen before the blueprint, so its handlers never see them.
     app.register_error_handler(HTTPException, http_error)
+    app.before_request(readable_host)
+
+
+def readable_host() -> None:
+    """A Host header that is no host (a quote, a space, `user@`, a port past 65535, empty) is a
+    400, as RFC 9112 section 3.2 asks: Werkzeug reads it as "", and every absolute link built from
+    it (self, paging, the network link, local photos' images and pages) would be `http:///…`.
+    The API's paths answer it as code 116 (http_error); the probes never refuse."""
+    if request.environ.get("HTTP_HOST") is not None and not request.host and endpoint(request.path) != "ops":
+        raise BadRequest("The Host header is not a host name.")
 
 
 # ---------------------------------------------------------------- parsing
@@ -426,6 +436,7 @@ def unexpected(exc: Exception) -> Response | HTTPException:
     if isinstance(exc, HTTPException):
         return http_error(exc)
     # A bug must not show a traceback to the client; it is logged for the operator.
+    # The query as the access log writes it: never the caller's credentials (SPEC 6).
     log.exception("unexpected error on %s?%s", request.path, loggable_query(request.query_string.decode("latin-1")))
     return error_response(errors.unavailable())
 

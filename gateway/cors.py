@@ -28,10 +28,11 @@ from collections.abc import Callable, Iterable
 
 from flask import Flask
 
-# The API and what answers like it: Flickr's public feed URLs (/services/feeds/*.gne)
-# and the live stream are read by the same web maps.
-PATHS = ("/services/rest", "/services/rest/")
-PREFIXES = ("/services/feeds/", "/services/stream")
+from .access import endpoint
+
+# The API: /services/rest/ and Flickr's public feed URLs (/services/feeds/…), whose GeoJSON
+# and JSON web maps fetch() just the same.
+API = ("rest", "feeds")
 # What a script may read beyond the CORS-safelisted headers (Content-Type, Last-Modified, …).
 EXPOSE = "Age, ETag, Link, Retry-After, Warning, X-FlickrErrCode, X-FlickrErrMessage"
 ALLOW_METHODS = "GET, HEAD, POST, OPTIONS"
@@ -56,8 +57,7 @@ class CORS:
         self.origins = origins  # None: any origin
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if path not in PATHS and not path.startswith(PREFIXES):
+        if endpoint(environ.get("PATH_INFO", "")) not in API:
             return self.wsgi_app(environ, start_response)
         headers = self.headers(environ)
 

@@ -79,6 +79,8 @@ def _search_link(args: Args) -> str:
     return f"{WWW}/search/"
 
 
+# Comma-separated lists whose empty items mean nothing (tags=a,,b is tags=a,b).
+LISTS = frozenset({"tags", "machine_tags", "license", "extras"})
 # The gateway's own paging and extras, kept for every method: it caps per_page,
 # reports pagination and filters extras itself (SPEC 4, 9), whatever Flickr takes.
 PAGING = ("extras", "per_page", "page")
@@ -133,8 +135,19 @@ class Method:
     takes: frozenset[str] = frozenset(PAGING)
 
     def own_args(self, args: Args) -> dict[str, str]:
-        """The arguments this method takes, in the caller's order; others and empty values are dropped."""
-        return {k: v for k, v in args.items() if k in self.takes and v.strip()}
+        """The arguments this method takes, in the caller's order, each in one spelling; others and
+        empty values are dropped.
+
+        Blanks around a value and empty items of a comma-separated list mean nothing to Flickr,
+        so `tags= a ,b,` is `tags=a,b`: one cache entry and one upstream call, not one a spelling.
+        """
+        out = {}
+        for k, v in args.items():
+            if k in self.takes:
+                v = ",".join(p.strip() for p in v.split(",") if p.strip()) if k in LISTS else v.strip()
+                if v:
+                    out[k] = v
+        return out
 
 
 def _m(name: str, *required: str, bbox: bool = False, title=None, link=None,

@@ -58,6 +58,10 @@ WWW = "https://www.flickr.com"
 # (no whitespace, controls, quotes, angle brackets or backslashes).
 HTTP_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f\"'<>\\/?#]+(?:[/?#][^\s\x00-\x1f\x7f\"'<>\\]*)?", re.IGNORECASE)
 DEFAULT_BUDDYICON = "https://www.flickr.com/images/buddyicon.gif"
+# What Flickr puts in its static image URLs' paths (server, secret, original format, icon server:
+# digits, hex, letters). A value from an upstream or import that is anything else would make a
+# URL with quotes, spaces or a path of its own: such an image is unknown, as if it were not sent.
+URL_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 # flickr.photos.licenses.getInfo: id → (name, url); 0 has no URL to link.
 LICENSES: dict[str, tuple[str, str]] = {
@@ -427,24 +431,30 @@ def parse_json(data: Mapping) -> Page:
 # ---------------------------------------------------------------- URLs
 
 
+def _segment(value: str) -> str:
+    # Owners and path aliases come from upstreams and imports: one path segment each, whatever they hold.
+    return quote(value, safe="@", errors="replace")
+
+
 def photo_page_url(photo: Photo) -> str:
     # flickr.com has no page for a local photo, nor for its owner: the gateway serves them.
     if photo.server == LOCAL:
         return local_page_url(photo.base, "photos", photo.path, photo.id)
-    return f"{WWW}/photos/{photo.path}/{photo.id}/"
+    return f"{WWW}/photos/{_segment(photo.path)}/{photo.id}/"
 
 
 def profile_url(photo: Photo) -> str:
     if photo.server == LOCAL:
         return local_page_url(photo.base, "people", photo.owner)
-    return f"{WWW}/people/{photo.owner}/"
+    return f"{WWW}/people/{_segment(photo.owner)}/"
 
 
 def buddyicon_url(photo: Photo) -> str:
     if photo.server == LOCAL:
         return f"{photo.base.rstrip('/')}/{LOCAL_BUDDYICON}"
-    if photo.iconserver and photo.iconserver != "0":
-        return f"https://farm{photo.iconfarm}.staticflickr.com/{photo.iconserver}/buddyicons/{photo.owner}.jpg"
+    if photo.iconserver and photo.iconserver != "0" and URL_TOKEN.fullmatch(photo.iconserver):
+        return (f"https://farm{photo.iconfarm}.staticflickr.com/{photo.iconserver}/buddyicons/"
+                f"{_segment(photo.owner)}.jpg")
     return DEFAULT_BUDDYICON
 
 
@@ -465,12 +475,14 @@ def image(photo: Photo, suffix: str) -> Size | None:
             return s
     if photo.server == LOCAL:
         return None  # not bound to a base URL (Page.with_image_base), or larger than the original
+    if not URL_TOKEN.fullmatch(photo.server):
+        return None
     if suffix == "o":
-        if not (photo.originalsecret and photo.originalformat):
+        if not (URL_TOKEN.fullmatch(photo.originalsecret) and photo.originalformat.isalnum()):
             return None
         url = f"{STATIC}/{photo.server}/{photo.id}_{photo.originalsecret}_o.{photo.originalformat}"
         return Size("o", url, photo.o_width, photo.o_height)
-    if suffix in OWN_SECRET or not (photo.server and photo.secret) or suffix not in SUFFIX_EDGE:
+    if suffix in OWN_SECRET or not URL_TOKEN.fullmatch(photo.secret) or suffix not in SUFFIX_EDGE:
         return None
     name = f"{photo.id}_{photo.secret}{'_' + suffix if suffix else ''}.jpg"
     width, height = _scaled(photo, suffix)
@@ -505,7 +517,8 @@ def image_type(size: Size) -> str:
 
 
 def video_url(photo: Photo) -> str:
-    return f"{WWW}/photos/{photo.owner}/{photo.id}/play/site/{photo.secret}/"
+    secret = photo.secret if URL_TOKEN.fullmatch(photo.secret) else ""
+    return f"{WWW}/photos/{_segment(photo.owner)}/{photo.id}/play/site/{secret}/"
 
 
 # ---------------------------------------------------------------- local photos

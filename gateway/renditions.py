@@ -43,10 +43,17 @@ class TooLarge(Exception):
     """The rendition would decode or draw more than the pixel cap allows."""
 
 
+def exif_orientation(exif: Image.Exif) -> int:
+    """EXIF Orientation (0x0112), 1-8; 1 (upright, as stored) when absent or not one of them
+    (a stranger's file may hold "six", 99 or a tuple there)."""
+    value = exif.get(0x0112, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
 def orientation(path: Path) -> int:
     """The file's EXIF orientation (1 = upright, as stored)."""
     with Image.open(path) as img:
-        return int(img.getexif().get(0x0112, 1) or 1)
+        return exif_orientation(img.getexif())
 
 
 def from_file(path: Path, suffix: str, size: tuple[int, int], fmt: str = "jpg",
@@ -58,7 +65,7 @@ def from_file(path: Path, suffix: str, size: tuple[int, int], fmt: str = "jpg",
     with Image.open(path) as img:
         if max_pixels is not None and img.width * img.height > max_pixels:
             raise TooLarge(f"{path}: {img.width} × {img.height} pixels, more than {max_pixels:,}")
-        turn = int(img.getexif().get(0x0112, 1) or 1)
+        turn = exif_orientation(img.getexif())
         stored = (size[1], size[0]) if turn in ROTATED else size  # the size in the file's own orientation
         if img.format == "JPEG" and suffix != "o":
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers the size:

@@ -54,6 +54,22 @@ def test_junk_arguments_cost_no_upstream_call_and_no_cache_entry(flickr_client, 
     assert len(store) == size, "a junk argument made a cache entry"
 
 
+def test_spellings_of_the_same_value_are_one_upstream_call(flickr_client, replay):
+    """Blanks around a value, and around or between a list's commas, change no call: each spelling
+    was a cache entry and a Flickr call of its own (`group_id=+X`, `tags=a,+b`, `tags=a,b,`)."""
+    first = flickr_client.get("/services/rest/", query_string={**GROUP, "format": "feed-atom_10"})
+    assert first.status_code == 200 and len(replay.calls) == 1
+    for group in (" " + GROUP["group_id"], GROUP["group_id"] + "\t"):
+        args = {**GROUP, "group_id": group, "format": "feed-atom_10"}
+        again = flickr_client.get("/services/rest/", query_string=args)
+        assert again.status_code == 200 and entries(again) == entries(first)
+    assert len(replay.calls) == 1
+    tagged = [flickr_client.get("/services/rest/", query_string={**GROUP, "tags": tags, "format": "feed-atom_10"})
+              for tags in ("a,b", "a, b", " a ,b,", ",a,,b , ")]
+    assert len({(r.status_code, r.headers.get("ETag")) for r in tagged}) == 1
+    assert len(replay.calls) == 2 and replay.calls[1].params["tags"] == "a,b"
+
+
 @pytest.mark.parametrize("name", CLIENT_KEYWORDS)
 def test_client_library_keywords_are_plain_data(flickr_client, replay, name):
     """`&parse_format=…` once made flickrapi fail (a 503); now it is dropped like any other junk."""

@@ -64,6 +64,23 @@ def test_the_host_behind_a_proxy_gets_its_own_links(tmp_path, upstream):
     assert again.data == a.data
 
 
+@pytest.mark.parametrize("headers", [
+    {"X-Forwarded-Proto": "javascript"}, {"X-Forwarded-Proto": "data"},  # a proxy passes on what it does not set
+    {"X-Forwarded-Prefix": "javascript:alert(1)//"},  # Werkzeug could not build a URL from it: a 503
+    {"X-Forwarded-Prefix": "//evil.example"}, {"X-Forwarded-Prefix": '/a"b'},
+])
+@pytest.mark.parametrize("fmt", ["feed-kml_nl", "feed-atom_10"])
+def test_forwarded_scheme_and_prefix_start_links_only_when_they_can(tmp_path, upstream, headers, fmt):
+    client = make_app(tmp_path, upstream, PROXY_HOPS=1).test_client()
+    response = client.get(FEED.replace("feed-rss_200", fmt), headers=headers)
+    assert response.status_code == 200
+    assert b"http://localhost/services/rest/?method=flickr.photos.search" in response.data
+    assert b"javascript" not in response.data and b"evil" not in response.data
+    proxied = client.get(FEED.replace("feed-rss_200", fmt), headers={"X-Forwarded-Proto": "HTTPS",
+                                                                     "X-Forwarded-Prefix": "/gateway"})
+    assert b"https://localhost/gateway/services/rest/?method=flickr.photos.search" in proxied.data
+
+
 def test_known_requests_are_bounded_in_bytes():
     requests = KnownRequests(max_bytes=3 * (OVERHEAD + 101), max_raw=1000)  # 3 of (key, raw "n")
     known = [Known(f"response:{n:091d}", "flickr.photos.search", "rest") for n in range(5)]  # 100-char keys
@@ -74,6 +91,29 @@ def test_known_requests_are_bounded_in_bytes():
     requests.remember(("x" * 1001,), known[0])  # one raw request larger than max_raw: never remembered
     assert requests.get(("x" * 1001,)) is None and len(requests) == 3
     assert requests.get(None) is None
+
+
+def test_a_flood_of_long_headers_stays_within_the_bound(tmp_path, upstream):
+    """An 8 KB query with a different 15 KB Host and Authorization each time: the map of raw requests
+    held 4,096 of them (180 MB, kept for the process's life) when it was bounded by count alone."""
+    app = make_app(tmp_path, upstream)
+    client = app.test_client()
+    query = FEED + "&" + "x" * 8000
+    for n in range(300):
+        host = f"h{n}." + ("a" * 60 + ".") * 240 + "example"
+        response = client.get(query, headers={"Host": host, "Authorization": f"OAuth {'z' * 15000}{n}"})
+        assert response.status_code == 200
+    requests = known(app)
+    held = sum(len(part) for raw in requests._keys for part in raw if isinstance(part, str))
+    assert held <= requests.max_bytes and requests.bytes <= requests.max_bytes
+    assert len(requests) < 300  # requests this large are answered through the endpoint every time
+    small = KnownRequests(max_bytes=16_000, max_raw=1000)
+    small.remember(("q" * 2000,), Known("too large", "flickr.photos.search", "rest"))
+    assert len(small) == 0
+    for n in range(50):
+        small.remember((f"{n:04d}" + "q" * 500,), Known(f"response:{n}", "flickr.photos.search", "rest"))
+    assert small.bytes <= 16_000 and small.get(("0049" + "q" * 500,)).key == "response:49"
+    assert small.get(("0000" + "q" * 500,)) is None  # the oldest went first
 
 
 def test_a_broken_shortcut_falls_back_to_the_endpoint(tmp_path, upstream):

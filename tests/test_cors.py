@@ -26,17 +26,22 @@ def app(tmp_path, **config):
     return create_app({"LIBRARY_PATH": str(tmp_path / "lib.sqlite"), "DEMO": 0, **config})
 
 
-def test_every_answer_of_the_api_carries_the_headers(tmp_path):
+@pytest.mark.parametrize(("url", "bad"), [
+    (f"/services/rest/?{CALL}", "/services/rest/?method=flickr.nope&format=feed-geojson"),
+    # Flickr's public feed URLs are the API too: a web map fetch()es their GeoJSON and JSON.
+    ("/services/feeds/photos_public.gne?format=geojson", "/services/feeds/nope.gne?format=geojson"),
+])
+def test_every_answer_of_the_api_carries_the_headers(tmp_path, url, bad):
     client = app(tmp_path).test_client()
-    ok = client.get(f"/services/rest/?{CALL}", headers={"Origin": ORIGIN})
+    ok = client.get(url, headers={"Origin": ORIGIN})
     assert ok.status_code == 200 and ok.headers["Access-Control-Allow-Origin"] == "*"
     exposed = {h.strip() for h in ok.headers["Access-Control-Expose-Headers"].split(",")}
     assert {"ETag", "Link", "X-FlickrErrCode", "X-FlickrErrMessage", "Retry-After"} <= exposed
-    again = client.get(f"/services/rest/?{CALL}", headers={"Origin": ORIGIN, "If-None-Match": ok.headers["ETag"]})
+    again = client.get(url, headers={"Origin": ORIGIN, "If-None-Match": ok.headers["ETag"]})
     assert again.status_code == 304 and again.headers["Access-Control-Allow-Origin"] == "*"
-    error = client.get("/services/rest/?method=flickr.nope&format=feed-geojson", headers={"Origin": ORIGIN})
+    error = client.get(bad, headers={"Origin": ORIGIN})
     assert error.status_code == 400 and error.headers["Access-Control-Allow-Origin"] == "*"
-    preflight = client.options(f"/services/rest/?{CALL}", headers={
+    preflight = client.options(url, headers={
         "Origin": ORIGIN, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "if-none-match"})
     assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert "GET" in preflight.headers["Access-Control-Allow-Methods"]

@@ -101,7 +101,7 @@ def queries(draw) -> bytes:
 
 
 header_text = st.text(alphabet=st.characters(max_codepoint=255, blacklist_characters="\r\n"), max_size=60)
-HEADERS = ["HTTP_X_REQUEST_ID", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_ACCEPT_ENCODING",
+HEADERS = ["HTTP_HOST", "HTTP_X_REQUEST_ID", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_ACCEPT_ENCODING",
            "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_FOR", "HTTP_AUTHORIZATION"]
 
 
@@ -138,6 +138,7 @@ def check(status: int, headers: dict[str, str], body: bytes, verb: str) -> None:
         if headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
         assert_readable(headers["Content-Type"], body)
+        assert b"http:///" not in body  # every absolute link names a host
     for text_ in (body.decode("utf-8", "replace"), json.dumps(headers)):
         assert KEY not in text_ and SECRET not in text_
 
@@ -286,3 +287,22 @@ def test_found_photo_data_that_broke_a_format(photo_app):
         status, headers, body = call(app, "GET", b"method=flickr.photos.search&tags=found&format=" + fmt.encode(), {})
         check(status, headers, body, "GET")
         assert status == 200
+
+
+@pytest.mark.parametrize("host", ['evil.example"><x', "", "a:80@x", "javascript:alert(1)", "localhost:99999"])
+@pytest.mark.parametrize("path", ["/services/rest/", "/services/feeds/photos_public.gne", "/", "/download.kml"])
+def test_found_a_host_werkzeug_reads_as_empty(library_app, host, path):
+    """Hosts Werkzeug reads as "" (a quote, userinfo, a port past 65535, nothing) made 200s whose every
+    absolute link was `http:///…`; RFC 9112 3.2 asks for 400, and the API's paths give code 116."""
+
+    def get(path: str, query: str = "") -> tuple[int, dict[str, str], bytes]:
+        environ = EnvironBuilder(path=path, query_string=query).get_environ()
+        environ["HTTP_HOST"] = host
+        app_iter, status, headers = run_wsgi_app(library_app, environ, buffered=True)
+        return int(status[:3]), dict(headers), b"".join(app_iter)
+
+    status, headers, body = get(path, "method=flickr.photos.search&tags=sunset&format=feed-rss_200")
+    assert status == 400 and b"http:///" not in body, body[:200]
+    if path.startswith("/services/"):
+        assert headers["X-FlickrErrCode"] == "116"
+    assert get("/healthz")[0] == 200  # a probe is never refused

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -230,3 +231,65 @@ def test_no_gps_fix_is_no_place(make_app, tmp_path, gps, status, place):
         assert geojson["features"] == []  # not on any map, Null Island included
     else:
         assert only.geotagged and (only.latitude, only.longitude) == place
+
+
+# ---------------------------------------------------------------- odd EXIF values
+
+
+def raw_exif(tag: int, kind: int, count: int, value: bytes) -> bytes:
+    """An EXIF block of one IFD0 entry whose value fits in its 4 bytes, typed as the file says:
+    Pillow writes only well-typed tags, a stranger's camera or tool does not."""
+    entry = struct.pack("<HHI", tag, kind, count) + value.ljust(4, b"\0")
+    return b"Exif\0\0II*\0" + struct.pack("<IH", 8, 1) + entry + struct.pack("<I", 0)
+
+
+@pytest.mark.parametrize(("name", "exif"), [
+    ("orientation-text.jpg", raw_exif(0x0112, 2, 4, b"six\0")),  # ASCII where a SHORT belongs
+    ("orientation-99.jpg", raw_exif(0x0112, 3, 1, struct.pack("<H", 99))),
+    ("xptitle-shorts.jpg", raw_exif(0x9C9B, 3, 2, struct.pack("<HH", 300, 65))),  # XPTitle as SHORTs > 255
+])
+def test_odd_exif_values_cost_nothing_but_themselves(make_app, tmp_path, name, exif):
+    folder = tmp_path / "photos"
+    jpeg(folder / "good.jpg", (40, 30), (10, 120, 200))
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(folder / name, exif=exif)
+    app = make_app()
+    result = app.test_cli_runner().invoke(args=["library", "add-folder", str(folder), "--owner", "A"])
+    assert result.exit_code == 0, result.output
+    assert "2 added" in result.output
+    odd = next(p for p in stored(app, user_id="a", extras="o_dims").photos if p.title != "good")
+    assert (odd.o_width, odd.o_height) == (40, 30)  # upright as stored: no orientation it can read
+    image = app.test_client().get(f"/images/{odd.id}_s.jpg")
+    assert image.status_code == 200 and image.data[:2] == b"\xff\xd8"
+    image.close()
+
+
+@pytest.mark.parametrize("taken", ["0000:00:00 00:00:00", "2020:13:45 99:99:99", "2021:02:30 12:00:00"])
+def test_a_date_no_calendar_has_is_an_unknown_date(make_app, tmp_path, taken):
+    folder = tmp_path / "photos"
+    jpeg(folder / "p.jpg", (40, 30), (10, 120, 200), taken=taken)
+    app = make_app()
+    assert app.test_cli_runner().invoke(args=["library", "add-folder", str(folder), "--owner", "A"]).exit_code == 0
+    (only,) = stored(app, user_id="a", extras="date_taken").photos
+    assert only.datetakenunknown == 1 and only.datetaken != taken.replace(":", "-", 2)
+
+
+def test_a_file_that_breaks_the_reader_unforeseen_is_skipped_not_the_run(make_app, tmp_path, monkeypatch):
+    from gateway.upstreams.library import exif
+
+    folder = tmp_path / "photos"
+    for i, name in enumerate(("a.jpg", "b.jpg", "c.jpg")):
+        jpeg(folder / name, (32 + i, 32), (i * 80, 10, 10))
+    real, bad = exif.read, (folder / "b.jpg").read_bytes()
+
+    def breaking(f, max_pixels=None):
+        if f.read() == bad:
+            raise KeyError("a tag no one foresaw")
+        f.seek(0)
+        return real(f, max_pixels)
+
+    monkeypatch.setattr(exif, "read", breaking)
+    app = make_app()
+    result = app.test_cli_runner().invoke(args=["library", "add-folder", str(folder), "--owner", "Alice"])
+    assert result.exit_code == 0, result.output
+    assert "b.jpg: skipped: cannot read its metadata (KeyError: 'a tag no one foresaw')" in result.output
+    assert sorted(p.title for p in stored(app, user_id="alice").photos) == ["a", "c"]

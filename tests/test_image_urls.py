@@ -92,3 +92,49 @@ def test_the_model_drops_them_from_any_upstream():
     good = dict(PHOTO, url_z="https://live.staticflickr.com/65535/1001_aaaa_z.jpg")
     photo = parse_json({"stat": "ok", "photos": {"photo": [good]}}).photos[0]
     assert [(s.suffix, s.url) for s in photo.sizes] == [("z", good["url_z"])]
+
+
+# Built URLs: a photo without url_* extras gets its images built from server and secret (and its
+# page, profile and icon from owner, path alias and icon server). Those fields came from the same
+# upstream or file, so they may hold anything too.
+BUILT = {"id": "1002", "owner": '12@N01"><script>alert(5)</script>', "pathalias": "a b\"<x>/../..",
+         "secret": 'ab"c', "server": '1" onerror="alert(6)', "farm": "1", "iconserver": "javascript:alert(7)",
+         "iconfarm": "1", "originalsecret": "x y", "originalformat": 'jpg" onload="x', "title": "t",
+         "dateupload": "1690000000", "latitude": "35.6", "longitude": "139.7", "accuracy": "16", "tags": "x"}
+WELL_FORMED = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[A-Za-z0-9\-._~%!$&()*+,;=:@/?#]*)?")
+
+
+def every_url(name: str, body: bytes) -> list[str]:
+    """Every URL of the photo a consumer reads: images, enclosures, the photo page, the owner and icon."""
+    if name in ("json", "rest", "feed-kml_nl"):
+        return []
+    if name == "feed-geojson":
+        props = json.loads(body)["features"][0]["properties"]
+        return [v for k, v in props.items() if isinstance(v, str) and v.startswith(("http", "//", "javascript"))]
+    root = etree.fromstring(body)
+    texts = [el.text.strip() for el in root.iter() if isinstance(el.tag, str) and el.text and
+             etree.QName(el).localname in ("href", "link", "uri", "buddyicon", "Data", "value")]
+    attrs = [v for el in root.iter() for k, v in el.attrib.items()
+             if etree.QName(k).localname in ("href", "url", "resource", "about", "profile")]
+    html = " ".join(el.text for el in root.iter() if isinstance(el.tag, str) and el.text and "<" in el.text)
+    found = texts + attrs + re.findall(r'(?:src|href)="([^"]*)"', html)
+    return [u for u in found if u.startswith(("http", "//", "javascript", "data:"))]
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_urls_built_from_hostile_fields_are_well_formed(make_app, tmp_path, name):
+    app = make_app()
+    path = tmp_path / "built.xml"
+    path.write_bytes(flickr_xml([BUILT]))
+    app.extensions["gateway.upstream"].import_file(path, {"method": "flickr.photos.search"})
+    args = {"method": "flickr.photos.search", "tags": "x", "format": name, "nojsoncallback": "1",
+            "extras": "icon_server,original_format,path_alias,geo,tags"}
+    response = app.test_client().get("/services/rest/", query_string=args)
+    assert response.status_code == 200, response.headers.get("X-FlickrErrMessage")
+    urls = every_url(name, response.get_data())
+    if name not in ("json", "rest", "feed-kml_nl"):
+        assert any("/photos/a%20b" in u for u in urls), urls  # the photo's page is there, its path quoted
+    for url in urls:
+        assert WELL_FORMED.fullmatch(url), url
+    if name not in ("json", "rest"):  # they hand the upstream's attributes back, as Flickr does
+        assert "javascript:" not in response.get_data(as_text=True)

@@ -6,7 +6,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import re
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -138,6 +144,34 @@ def test_one_json_line_a_request_without_credentials(app, access_log):
     assert "CALLER" not in json.dumps(access_log)
 
 
+@pytest.mark.parametrize("query", [
+    "api%5Fkey=CALLERKEY", "api%5fkey=CALLERKEY", "%61pi_key=CALLERKEY",  # escaped: Werkzeug reads api_key
+    "api_key=CALLERKEY&api_key=CALLERKEY2",  # repeated: the first lets the caller in, neither is logged
+    "API_KEY=CALLERKEY", "oauth%5Fconsumer%5Fkey=CALLERKEY",
+])
+def test_credentials_in_any_spelling_stay_out_of_the_log(tmp_path, access_log, query):
+    app = make_app(tmp_path, FakeUpstream(recorded("photos.search-19a6cc8272.xml")),
+                   API_KEYS="CALLERKEY,CALLERKEY2")
+    client = app.test_client()
+    response = client.get(f"/services/rest/?method=flickr.photos.search&tags=sunset&{query}&format=feed-rss_200")
+    assert response.data
+    # The .gne feeds read `amp;api_key` (a URL copied out of HTML) as the key: it is one too.
+    feed = client.get("/services/feeds/photos_public.gne?tags=sunset&amp;" + query)
+    assert feed.data
+    assert response.status_code == 200 or query.startswith("API_KEY")  # API_KEY is not the key: code 100
+    assert "CALLERKEY" not in json.dumps(access_log)
+    assert all("tags=sunset" in line["query"] for line in access_log)  # the rest of the query is kept
+
+
+def test_an_unexpected_failure_is_logged_without_the_callers_key(tmp_path, caplog):
+    app = make_app(tmp_path, FakeUpstream(error=RuntimeError("a bug")), API_KEYS="CALLERKEY")
+    with caplog.at_level(logging.ERROR, logger="gateway"):
+        response = app.test_client().get(FEED + "&api%5Fkey=CALLERKEY&api_key=CALLERKEY")
+    assert response.status_code == 503 and response.headers["X-FlickrErrCode"] == "105"
+    assert "a bug" in caplog.text and "tags=sunset" in caplog.text  # logged, for the operator
+    assert "CALLERKEY" not in caplog.text
+
+
 # ---------------------------------------------------------------- metrics
 
 
@@ -206,3 +240,41 @@ def test_a_form_body_with_raw_bytes_reads_like_the_query(app):
     assert upstream.calls[-1][1]["tags"] == "caf%E9%FF"  # as werkzeug reads the %-escaped form
     raw(app, b"method=flickr.photos.search&tags=caf%e9%ff&format=feed-rss_200")
     assert upstream.calls[-1][1]["tags"] == "caf%E9%FF"
+
+
+def test_gunicorns_own_log_never_quotes_a_callers_key(tmp_path):
+    """gunicorn logs a request line it cannot parse whole ("Invalid HTTP request line: 'GET …'"): with
+    a control byte after the key, the caller's api_key was written to stderr in clear."""
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(GATEWAY_LIBRARY_PATH=str(tmp_path / "lib.sqlite"), GATEWAY_DEMO="0", WEB_CONCURRENCY="1")
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "wsgi:app", "--config",
+                               "gunicorn.conf.py", "--bind", "127.0.0.1:0"],
+                              cwd=root, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        port, lines = None, []
+        deadline = time.monotonic() + 60
+        while port is None and time.monotonic() < deadline:
+            line = server.stderr.readline()
+            assert line or server.poll() is None, "gunicorn exited"
+            found = re.search(r"serving on 127\.0\.0\.1, port (\d+)", line)
+            port = found and int(found.group(1))
+        assert port, "gunicorn did not say where it serves"
+        for request in (b"GET /services/rest/?method=flickr.photos.getRecent&api_key=CALLERKEY\x01 HTTP/1.1\r\n",
+                        b"GET /services/rest/?api%5Fkey=CALLERKEY&oauth_token=CALLERTOKEN\x7f HTTP/1.1\r\n"):
+            for _ in range(100):  # the worker boots after the arbiter is ready
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                        conn.sendall(request + b"Host: localhost\r\nConnection: close\r\n\r\n")
+                        assert conn.recv(100).startswith(b"HTTP/1.1 400")
+                    break
+                except ConnectionRefusedError:
+                    time.sleep(0.1)
+            while not any("Invalid request" in line for line in lines):
+                lines.append(server.stderr.readline())
+            assert "CALLER" not in "".join(lines) and "[redacted]" in lines[-1], lines
+            lines.clear()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        server.stderr.close()

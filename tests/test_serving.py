@@ -312,7 +312,7 @@ def test_proxy_hops_default_to_none(tmp_path):
 
 
 @pytest.mark.parametrize("proto, scheme", [("https", "https"), ("http", "http"), ("javascript", "http"),
-                                           ("data", "http"), ("HTTPS", "http"), ("https, javascript", "http")])
+                                           ("data", "http"), ("HTTPS", "https"), ("https, javascript", "http")])
 def test_a_trusted_proxy_may_only_say_http_or_https(tmp_path, proto, scheme):
     from gateway import create_app
 

@@ -18,9 +18,12 @@ import io
 import math
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO
 
 from PIL import ExifTags, Image, UnidentifiedImageError
+
+from ...renditions import exif_orientation
 
 FORMATS = {"JPEG": "jpg", "PNG": "png"}
 ROTATED = {5, 6, 7, 8}  # orientations that swap width and height
@@ -67,7 +70,7 @@ def read(data: bytes | BinaryIO, max_pixels: int | None = None) -> ImageInfo:
         raise Unreadable("not an image Pillow knows") from None
     except Exception as exc:  # noqa: BLE001 - any failure of a decoder on a stranger's file means "unreadable"
         raise Unreadable(f"not an image Pillow can read ({exc})") from None
-    if int(exif.get(0x0112, 1) or 1) in ROTATED:
+    if exif_orientation(exif) in ROTATED:
         width, height = height, width
     description = _text(exif.get(0x010E))
     if _NO_DESCRIPTION.fullmatch(description):
@@ -110,19 +113,25 @@ def _text(value: object) -> str:
 
 def _xp(value: object) -> str:
     """Windows' XP* tags: UTF-16LE bytes (or a tuple of byte values), NUL-terminated."""
-    if isinstance(value, tuple):
-        value = bytes(value)
+    if isinstance(value, tuple):  # BYTE values; a file may declare them SHORT (values over 255)
+        value = bytes(v for v in value if isinstance(v, int) and 0 <= v <= 255)
     if not isinstance(value, bytes):
         return ""
     return value.decode("utf-16-le", "replace").strip("\x00 \t\r\n")
 
 
 def _date(value: object) -> str:
+    """"YYYY-MM-DD HH:MM:SS" from EXIF's "YYYY:MM:DD HH:MM:SS"; "" for a date no calendar has
+    (0000:00:00 00:00:00 from a camera never set, 2020:13:45 99:99:99 from a broken one)."""
     match = _EXIF_DATE.fullmatch(_text(value))
     if match is None:
         return ""
+    try:
+        datetime(*map(int, match.groups()))
+    except ValueError:
+        return ""
     y, mo, d, h, mi, s = match.groups()
-    return f"{y}-{mo}-{d} {h}:{mi}:{s}" if y != "0000" else ""
+    return f"{y}-{mo}-{d} {h}:{mi}:{s}"
 
 
 def _gps(gps: dict) -> tuple[float, float, int]:

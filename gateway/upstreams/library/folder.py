@@ -238,6 +238,8 @@ def _read(path: Path, folder: Path, max_pixels: int) -> _Found | tuple[Path, str
             return path, str(exc)
         except OSError as exc:
             return path, f"cannot read it ({exc.strerror})"
+        except Exception as exc:  # noqa: BLE001 - a stranger's file must cost itself, never the run
+            return path, f"cannot read its metadata ({type(exc).__name__}: {exc})"
     # The folders between the added folder and the file are tags too: Rome/2019/x.jpg → rome, 2019.
     folders = tuple(path.relative_to(folder).parts[:-1])
     info = replace(info, keywords=(*info.keywords, *folders))
