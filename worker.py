@@ -5,6 +5,8 @@ GATEWAY_PUSH_PATH, shared with the web workers of this host."""
 
 from gateway import create_app
 from gateway.push import get
+from gateway.push.jobs import consumer_logging
 
 app = create_app()
 huey = get(app).huey
+consumer_logging()  # deliveries are logged; the every-minute tick and sweep only what they do

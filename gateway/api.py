@@ -32,7 +32,7 @@ from .formats import FORMATS, JSONP_TYPE, Format
 from .formats.feed import DEFAULT_SIZE, ENCLOSURE_SIZES, FeedContext, feed_updated
 from .formats.rest import EXTRAS, error_json, error_rest
 from .methods import KNOWN_OTHER, METHODS, Method, local_link
-from .model import LOCAL, LOCAL_NSID, Page
+from .model import Page
 
 log = logging.getLogger("gateway.api")
 bp = Blueprint("api", __name__)
@@ -239,15 +239,21 @@ def _tag_authority() -> str:
 
 
 def _link(call: Call, page: Page) -> str:
-    """The feed's HTML page: flickr.com's, or for local photos (which flickr.com does not know) the gateway's."""
-    if page.photos:
-        local = all(p.server == LOCAL for p in page.photos)
-    else:  # an empty page says nothing; an id made by add-folder does
-        local = any(call.args.get(k, "").endswith(LOCAL_NSID) for k in ("user_id", "group_id"))
-    if not local:
+    """The feed's HTML page: flickr.com's on the Flickr upstream; on the library the gateway's own
+    (the owner's, set's or builder page): decided by the upstream, so an empty page links the same."""
+    if upstreams.get().name != "library":
         return call.method.link(call.args, page.about)
     query = urlencode(call.public_args(), safe="@,", quote_via=quote)
     return local_link(call.method.name, call.args, request.url_root, query)
+
+
+def about(call: Call, page: Page) -> Mapping[str, str]:
+    """What the feed's title names: the set the page lists (Page.about: album, gallery) and, on the
+    library upstream, the names it holds for the call's user_id and group_id (Library.names). Flickr's
+    answers carry no such names: with the Flickr upstream the titles keep what Flickr gives."""
+    names = getattr(upstreams.get(), "names", None)
+    known = names(call.args) if names is not None else {}
+    return {**known, **page.about} if known else page.about
 
 
 def feed_context(call: Call, page: Page) -> FeedContext:
@@ -265,7 +271,8 @@ def feed_context(call: Call, page: Page) -> FeedContext:
     return FeedContext(
         method=call.method.name,
         args=call.args,
-        title=call.method.title(call.args, page.about),
+        # rest and json have no title: no lookup of names for them.
+        title=call.method.title(call.args, about(call, page) if call.format.is_feed else page.about),
         link=_link(call, page),
         self_url=_url(call.link_args()),
         feed_id=f"tag:{_tag_authority()},2026:/services/rest/?{urlencode(identity, safe='@,', quote_via=quote)}",
@@ -277,6 +284,7 @@ def feed_context(call: Call, page: Page) -> FeedContext:
         kml_url=_url(call.link_args("feed-kml")),  # same call; Google Earth appends &bbox=…
         view_bbox=call.method.takes_bbox and not FIXED_AREA & call.args.keys(),
         hub_url=hub_url(call) if call.format.is_feed else "",
+        tag_authority=_tag_authority(),
     )
 
 

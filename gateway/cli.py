@@ -23,6 +23,7 @@ from .upstreams.library import Library, Skipped, create
 from .upstreams.library.folder import local_nsid
 from .upstreams.library.importer import INDEX, parse_call
 from .upstreams.library.manage import KINDS, NotFound
+from .words import counted
 
 library_cli = AppGroup("library", help="The embedded photo library (GATEWAY_LIBRARY_PATH).")
 
@@ -49,7 +50,7 @@ def _library(filling: bool = False) -> Iterator[Library]:
     library = upstream if isinstance(upstream, Library) else create(current_app)
     try:
         if filling and (removed := library.remove_demo()):
-            click.echo(f"removed the {removed} demo photos", err=True)
+            click.echo(f"removed the {counted(removed, 'demo photo')}", err=True)
         yield library
     finally:
         if library is not upstream:
@@ -83,7 +84,7 @@ def import_command(files: tuple[Path, ...], call_text: str | None) -> None:
             tried += 1
             notes: list[str] = []
             try:
-                count = library.import_file(path, call, notes)
+                found = library.import_file(path, call, notes)
             except Skipped as exc:
                 click.echo(f"{path}: skipped: {exc}", err=True)
                 continue
@@ -91,13 +92,14 @@ def import_command(files: tuple[Path, ...], call_text: str | None) -> None:
                 click.echo(f"{path}: skipped: cannot import it ({type(exc).__name__}: {exc})", err=True)
                 continue
             imported += 1
-            photos += count
-            click.echo(f"{path}: imported {count} photo{'' if count == 1 else 's'}")
+            photos += found
+            click.echo(f"{path}: imported {_photos(found)}")
             for note in notes:
                 click.echo(f"{path}: {note}", err=True)
         held = library.stats()["photos"]
     # A photo recorded by several calls counts once per file above, once in the library.
-    click.echo(f"{imported} of {tried} files imported ({photos} photo records); the library holds {held} photos")
+    click.echo(f"{imported} of {counted(tried, 'file')} imported ({counted(photos, 'photo record')}); "
+               f"the library holds {_photos(held)}")
     if tried and not imported:
         raise SystemExit(1)
 
@@ -137,9 +139,9 @@ def add_folder_command(ctx: click.Context, folder: Path, owner: str, group: str 
     with _library(filling=True) as library:
         report = library.add_folder(folder, owner, group, skipped, claim)
         held = library.stats()["photos"]
-    click.echo(f"{report.added} added, {report.replaced} replaced, {report.duplicates} duplicates, "
+    click.echo(f"{report.added} added, {report.replaced} replaced, {counted(report.duplicates, 'duplicate')}, "
                f"{report.unchanged} unchanged, {len(report.skipped)} skipped, "
-               f"{report.removed} removed (files gone); the library holds {held} photos")
+               f"{report.removed} removed (files gone); the library holds {_photos(held)}")
     if report.moved:
         click.echo(f"{_photos(report.moved)} moved to owner {owner}")
     for name, nsid, alias, count in report.owners:
@@ -151,8 +153,8 @@ def add_folder_command(ctx: click.Context, folder: Path, owner: str, group: str 
         raise SystemExit(1)
 
 
-def _photos(count: int) -> str:
-    return f"{count} photo{'' if count == 1 else 's'}"
+def _photos(n: int) -> str:
+    return counted(n, "photo")
 
 
 def _default_owner() -> str:
@@ -173,8 +175,8 @@ def synth_command(count: int, seed: int) -> None:
         added = library.synthesize(count, seed)
         seconds = time.perf_counter() - started
         held = library.stats()["photos"]
-    click.echo(f"{added} synthetic photos in {seconds:.1f} s ({added / seconds:,.0f} a second); "
-               f"the library holds {held} photos")
+    click.echo(f"{counted(added, 'synthetic photo')} in {seconds:.1f} s ({added / seconds:,.0f} a second); "
+               f"the library holds {_photos(held)}")
 
 
 @library_cli.command("list")
@@ -234,11 +236,11 @@ def remove_command(photos, owners, groups, albums, galleries, folders, dry_run: 
             click.echo(f"nothing removed: {exc}", err=True)
             raise SystemExit(1) from None
         if dry_run:
-            click.echo(f"would remove {_photos(len(chosen.pks))} and forget {len(chosen.paths)} files "
+            click.echo(f"would remove {_photos(len(chosen.pks))} and forget {counted(len(chosen.paths), 'file')} "
                        "(a photo another file still holds stays)")
             return
         removed = library.remove(chosen)
         held = library.stats()["photos"]
     if removed:  # KML and GeoJSON subscribers get the document without them (gateway/push)
         push.library_changed(current_app._get_current_object())
-    click.echo(f"{_photos(removed)} removed; the library holds {held} photos")
+    click.echo(f"{_photos(removed)} removed; the library holds {_photos(held)}")

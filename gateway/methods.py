@@ -39,12 +39,22 @@ def _page(*segments: str) -> str:
     return WWW + "".join("/" + quote(seg, safe="@") for seg in segments) + "/"
 
 
-def _search_title(args: Args) -> str:
+def _owner(args: Args, info: Args) -> str:
+    """The user a call names: the library's name for them (api.about), else the id as given."""
+    return info.get("ownername") or args.get("user_id", "")
+
+
+def _group(args: Args, info: Args) -> str:
+    """'“Bridges and Towers”' where the library knows the group's name (api.about), else its id."""
+    return f"\u201c{info['groupname']}\u201d" if info.get("groupname") else args.get("group_id", "")
+
+
+def _search_title(args: Args, info: Args) -> str:
     parts = []
     if args.get("user_id"):
-        parts.append(f"from {args['user_id']}")
+        parts.append(f"from {_owner(args, info)}")
     if args.get("group_id"):
-        parts.append(f"in group {args['group_id']}")
+        parts.append(f"in group {_group(args, info)}")
     if _tags(args):
         parts.append(f"tagged {_tags(args)}")
     if args.get("text"):
@@ -167,13 +177,13 @@ def _gallery_link(a: Args, i: Args) -> str:
 
 METHODS: dict[str, Method] = {m.name: m for m in (
     _m("flickr.photos.search", bbox=True,
-       title=lambda a, i: _search_title(a), link=lambda a, i: _search_link(a)),
+       title=_search_title, link=lambda a, i: _search_link(a)),
     _m("flickr.photos.getRecent", title=lambda a, i: "Recent uploads from everyone"),
     _m("flickr.photos.getWithGeoData", title=lambda a, i: "Your geotagged photos"),
     _m("flickr.photos.getWithoutGeoData", title=lambda a, i: "Your photos without a location"),
     _m("flickr.photos.recentlyUpdated", "min_date", title=lambda a, i: "Your recently updated photos"),
     _m("flickr.photos.getContactsPublicPhotos", "user_id",
-       title=lambda a, i: f"Photos from the contacts of {a.get('user_id', '')}", missing=(1, "User not found")),
+       title=lambda a, i: f"Photos from the contacts of {_owner(a, i)}", missing=(1, "User not found")),
     _m("flickr.photos.getContactsPhotos", title=lambda a, i: "Photos from your contacts"),
     _m("flickr.photos.geo.photosForLocation", "lat", "lon",
        title=lambda a, i: f"Photos taken at {a.get('lat', '')},{a.get('lon', '')}",
@@ -182,21 +192,21 @@ METHODS: dict[str, Method] = {m.name: m for m in (
        title=lambda a, i: "Interesting photos" + (f" of {a['date']}" if a.get("date") else ""),
        link=lambda a, i: _page("explore", *a.get("date", "").split("-")) if a.get("date") else _page("explore")),
     _m("flickr.people.getPublicPhotos", "user_id", missing=(1, "User not found"),
-       title=lambda a, i: f"Photos from {a.get('user_id', '')}",
+       title=lambda a, i: f"Photos from {_owner(a, i)}",
        link=lambda a, i: _page("photos", a.get("user_id", ""))),
     _m("flickr.people.getPhotos", "user_id", missing=(2, "Unknown user"),
-       title=lambda a, i: f"Photos from {a.get('user_id', '')}",
+       title=lambda a, i: f"Photos from {_owner(a, i)}",
        link=lambda a, i: _page("photos", a.get("user_id", ""))),
     _m("flickr.people.getPhotosOf", "user_id", missing=(1, "User not found."),
-       title=lambda a, i: f"Photos of {a.get('user_id', '')}",
+       title=lambda a, i: f"Photos of {_owner(a, i)}",
        link=lambda a, i: _page("photos", a.get("user_id", ""), "photosof")),
     _m("flickr.favorites.getPublicList", "user_id", missing=(1, "User not found"),
-       title=lambda a, i: f"Favorites of {a.get('user_id', '')}",
+       title=lambda a, i: f"Favorites of {_owner(a, i)}",
        link=lambda a, i: _page("photos", a.get("user_id", ""), "favorites")),
-    _m("flickr.favorites.getList", title=lambda a, i: f"Favorites of {a.get('user_id') or 'you'}",
+    _m("flickr.favorites.getList", title=lambda a, i: f"Favorites of {_owner(a, i) or 'you'}",
        link=lambda a, i: _page("photos", a["user_id"], "favorites") if a.get("user_id") else _page("photos")),
     _m("flickr.groups.pools.getPhotos", "group_id", missing=(1, "Group not found"),
-       title=lambda a, i: f"Photos from group {a.get('group_id', '')}" + (f" tagged {_tags(a)}" if _tags(a) else ""),
+       title=lambda a, i: f"Photos from group {_group(a, i)}" + (f" tagged {_tags(a)}" if _tags(a) else ""),
        link=lambda a, i: _page("groups", a.get("group_id", ""), "pool")),
     _m("flickr.photosets.getPhotos", "photoset_id", missing=(1, "Photoset not found"),
        title=lambda a, i: _set_title("album", a.get("photoset_id", ""), i),

@@ -18,6 +18,7 @@ from . import errors
 from .methods import METHODS
 from .model import Page
 from .upstreams import flickr
+from .words import counted
 
 # Stores one page in the library. It gets the call (method and arguments,
 # page and per_page included) so that the group, album or gallery the call
@@ -85,11 +86,13 @@ def register_mirror(library_group: click.Group, import_page: ImportPage) -> clic
         try:
             for page in mirror(current_app._get_current_object(), method, call, pages, import_page, per_page):
                 imported += len(page.photos)
-                click.echo(f"page {page.page}/{page.pages}: {len(page.photos)} photos ({imported} of {page.total})")
+                click.echo(f"page {page.page}/{page.pages}: {counted(len(page.photos), 'photo')} "
+                           f"({imported} of {page.total})")
         except errors.FlickrError as err:
-            raise click.ClickException(f"Flickr error {err.code}: {err.message} ({imported} photos imported)") from None
+            raise click.ClickException(
+                f"Flickr error {err.code}: {err.message} ({counted(imported, 'photo')} imported)") from None
         except ValueError as err:  # no key or secret configured
             raise click.ClickException(str(err)) from None
-        click.echo(f"imported {imported} photos")
+        click.echo(f"imported {counted(imported, 'photo')}")
 
     return mirror_command

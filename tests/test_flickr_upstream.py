@@ -320,3 +320,13 @@ def test_concurrent_calls_borrow_their_own_session_from_a_bounded_pool(make_app,
     assert flickrapi.auth.OAuthFlickrInterface.session not in upstream._sessions
     assert app.test_client().get("/services/rest/", query_string={**GROUP, "extras": "url_o"}).status_code == 200
     assert len(upstream._sessions) == 2
+
+
+
+def test_titles_on_flickr_keep_what_flickr_gives(client):
+    """Flickr's pool answer names no group: the title keeps the id (only the library knows names)."""
+    import feedparser
+
+    response = client.get("/services/rest/", query_string={**GROUP, "format": "feed-atom_10"})
+    assert feedparser.parse(response.data).feed.title == "Photos from group 31849566@N00"
+    assert feedparser.parse(response.data).feed.link == "https://www.flickr.com/groups/31849566@N00/pool/"

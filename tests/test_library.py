@@ -608,7 +608,7 @@ def test_cli_import_with_call_and_stats(app, tmp_path):
                                  "--call", "method=flickr.groups.pools.getPhotos&group_id=G9@N00"])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [f"{pool}: imported 3 photos",
-                                        "1 of 1 files imported (3 photo records); the library holds 3 photos"]
+                                        "1 of 1 file imported (3 photo records); the library holds 3 photos"]
     page = app.extensions["gateway.upstream"].photos("flickr.groups.pools.getPhotos", {"group_id": "G9@N00"})
     assert ids(page) == [3, 2, 1]
     result = runner.invoke(args=["library", "stats"])

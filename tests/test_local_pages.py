@@ -9,6 +9,7 @@ group, album, gallery) are read back with lxml.html and their links followed too
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -197,6 +198,70 @@ def test_every_link_of_every_format_of_the_demo_feeds_answers_200(demo):
     assert links & ELSEWHERE  # the licence links are there, and are the only ones elsewhere
 
 
+@pytest.mark.parametrize("tags", ["sunset", "bridge"])
+def test_a_search_links_to_the_gateway_with_or_without_results(demo, tags):
+    """On the library upstream the feed's page is the gateway's builder page, also when the search
+    finds nothing (read by feedparser: the channel link a reader shows)."""
+    import feedparser
+
+    query = {"method": "flickr.photos.search", "tags": tags, "format": "feed-rss_200"}
+    parsed = feedparser.parse(demo.test_client().get("/services/rest/", query_string=query).data)
+    assert not parsed.bozo
+    assert (len(parsed.entries) > 0) == (tags == "bridge")  # the demo has bridges, no sunsets
+    assert parsed.feed.link == f"{ROOT}?method=flickr.photos.search&tags={tags}&format=feed-rss_200"
+    assert demo.test_client().get(parsed.feed.link).status_code == 200
+
+
+@pytest.mark.parametrize("fmt", ["feed-atom_10", "feed-rss_200", "feed-georss"])
+def test_local_photos_have_entry_ids_of_the_gateway(demo, fmt):
+    """A local photo's Atom id / RSS guid is in the gateway's tag authority, not flickr.com's,
+    and the same on every request (read by feedparser, as a reader de-duplicates entries)."""
+    import feedparser
+
+    query = {"method": "flickr.photos.search", "tags": "bridge", "format": fmt}
+    ids = [[e.id for e in feedparser.parse(demo.test_client().get(
+        "/services/rest/", query_string=query, base_url="http://gw.example:8000").data).entries] for _ in range(2)]
+    assert ids[0] and ids[0] == ids[1]
+    assert all(re.fullmatch(r"tag:gw\.example,2026:/photo/[0-9]+", i) for i in ids[0]), ids[0][:3]
+
+
+def test_local_photos_have_dc_identifiers_of_the_gateway(demo):
+    """RSS 1.0's dc:identifier, read as RDF (rdflib)."""
+    import rdflib
+
+    body = demo.test_client().get("/services/rest/", query_string={
+        "method": "flickr.photos.search", "tags": "bridge", "format": "feed-rss_100"}).data
+    graph = rdflib.Graph().parse(data=body, format="xml")
+    found = [str(o) for o in graph.objects(None, rdflib.URIRef("http://purl.org/dc/elements/1.1/identifier"))]
+    assert found and all(i.startswith("tag:localhost,2026:/photo/") for i in found)
+
+
+def test_feed_titles_name_local_owners_and_groups(demo):
+    """On the library the titles say the owner's and group's names, as album titles do, also for a
+    page that holds no photos (read by feedparser, the title a reader lists the feed under)."""
+    import feedparser
+
+    nsid, name, alias = demo_owner(1)
+    group = local_nsid("Bridges and Towers", "group")
+    expected = [
+        ({"method": "flickr.groups.pools.getPhotos", "group_id": group},
+         "Photos from group \u201cBridges and Towers\u201d"),
+        ({"method": "flickr.people.getPublicPhotos", "user_id": nsid}, f"Photos from {name}"),
+        ({"method": "flickr.people.getPublicPhotos", "user_id": alias, "page": "99"}, f"Photos from {name}"),
+        ({"method": "flickr.photos.search", "user_id": nsid, "group_id": group, "tags": "nothing-here"},
+         f"Photos from {name} in group \u201cBridges and Towers\u201d tagged nothing-here"),
+        ({"method": "flickr.photosets.getPhotos", "photoset_id": ALBUM[0]},
+         f"Photos from album \u201c{ALBUM[1]}\u201d"),
+    ]
+    for query, title in expected:
+        body = demo.test_client().get("/services/rest/", query_string={**query, "format": "feed-atom_10"}).data
+        parsed = feedparser.parse(body)
+        assert not parsed.bozo
+        assert parsed.feed.title.startswith(title), (query, parsed.feed.title)
+    gne = demo.test_client().get("/services/feeds/groups_pool.gne", query_string={"id": group, "format": "atom"})
+    assert "\u201cBridges and Towers\u201d" in feedparser.parse(gne.data).feed.title
+
+
 def test_an_empty_page_of_a_local_owner_still_links_to_the_gateway(own):
     nsid = local_nsid(OWNER)
     response = own.test_client().get("/services/rest/", query_string={
@@ -217,10 +282,16 @@ def test_photos_imported_from_flickr_keep_their_flickr_links(make_app, tmp_path)
         "method": "flickr.groups.pools.getPhotos", "group_id": "31849566@N00", "format": "feed-atom_10"})
     links = links_of(response.data, "application/atom+xml")
     assert "https://www.flickr.com/photos/qszwxa18/53084954382/" in links
+    atom = "{http://www.w3.org/2005/Atom}"  # a Flickr photo keeps Flickr's entry id
+    assert etree.fromstring(response.data).findtext(f"{atom}entry/{atom}id") == "tag:flickr.com,2005:/photo/53084954382"
     assert "https://www.flickr.com/people/77878994@N07/" in links
-    assert "https://www.flickr.com/groups/31849566@N00/pool/" in links
-    # (the WebSub hub is the gateway's own, for every feed)
-    assert not any(link.startswith(ROOT) and "/rest/" not in link and link != f"{ROOT}push/hub" for link in links)
+    # The feed's own page is the gateway's on the library upstream (api._link), which serves this pool too.
+    assert "https://www.flickr.com/groups/31849566@N00/pool/" not in links
+    assert f"{ROOT}groups/31849566@N00/" in links
+    assert app.test_client().get("/groups/31849566@N00/").status_code == 200
+    # Besides that, only the WebSub hub and the feed's own URLs are the gateway's
+    assert not any(link.startswith(ROOT) and "/rest/" not in link
+                   and link not in (f"{ROOT}push/hub", f"{ROOT}groups/31849566@N00/") for link in links)
     assert app.test_client().get("/photos/qszwxa18/53084954382/").status_code == 404  # its page is Flickr's
 
 

@@ -106,7 +106,7 @@ def test_add_folder_reports_skipped_and_duplicates(make_app, folder):
     result = make_app().test_cli_runner().invoke(args=["library", "add-folder", str(folder), "--owner", "Alice"])
     assert result.exit_code == 0
     assert f"{folder / 'corrupt.jpg'}: skipped: not an image Pillow knows" in result.output
-    assert ("4 added, 0 replaced, 1 duplicates, 0 unchanged, 1 skipped, 0 removed (files gone); "
+    assert ("4 added, 0 replaced, 1 duplicate, 0 unchanged, 1 skipped, 0 removed (files gone); "
             "the library holds 4 photos") in result.output
     assert "notes.txt" not in result.output
 

@@ -217,6 +217,31 @@ def test_an_owner_name_without_a_path_alias_prints_only_the_nsid(make_app, pics)
     assert feed(app, method="flickr.people.getPublicPhotos", user_id=local_nsid("山田"))["photos"]["total"] == 4
 
 
+def test_counts_of_one_are_singular(make_app, tmp_path):
+    """One photo, one file, one duplicate: the summaries never say "1 photos" (import, add-folder, remove)."""
+    app = make_app()
+    one = tmp_path / "one"
+    picture(one / "a.jpg", (10, 20, 30))
+    picture(one / "copy" / "a.jpg", (10, 20, 30))  # the same image again: one duplicate
+    added = cli(app, "add-folder", str(one), "--owner", "Ann")
+    assert added.exit_code == 0, added.output
+    assert "1 added, 0 replaced, 1 duplicate, 0 unchanged" in added.output
+    assert "the library holds 1 photo\n" in added.output
+    assert "owner Ann: 1 photo of this folder" in added.output
+    dry = cli(app, "remove", "--folder", str(one / "copy"), "--dry-run").output
+    assert "would remove 0 photos and forget 1 file " in dry  # the copy's content stays in a.jpg
+    removed = cli(app, "remove", "--folder", str(one))
+    assert "1 photo removed; the library holds 0 photos" in removed.output
+    response = tmp_path / "response.xml"
+    response.write_text('<rsp stat="ok"><photos page="1" pages="1" perpage="1" total="1">'
+                        '<photo id="5" owner="1@N00" secret="s" server="1" farm="1" title="t" ispublic="1"/>'
+                        '</photos></rsp>')
+    imported = cli(app, "import", "--call", "method=flickr.photos.search&tags=x", str(response))
+    assert imported.exit_code == 0, imported.output
+    assert "imported 1 photo\n" in imported.output
+    assert "1 of 1 file imported (1 photo record); the library holds 1 photo\n" in imported.output
+
+
 def test_list_names_the_places_a_search_asks_for(make_app, tmp_path):
     app = make_app()
     path = tmp_path / "geo.xml"

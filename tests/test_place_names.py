@@ -113,8 +113,9 @@ def test_geo_extra_names_the_library_place(client):
 
 
 def test_feed_titles_name_machine_tags_and_places(client):
+    # The library names the owner (user_id 11111111@N01) as it knows them (api.about).
     feed = feedparser.parse(get(client, "feed-rss_200", machine_tags="upcoming:event=81334"))
-    assert feed.feed.title == "Photos from 11111111@N01 with machine tags upcoming:event=81334"
+    assert feed.feed.title == "Photos from Ana with machine tags upcoming:event=81334"
     feed = feedparser.parse(get(client, "feed-atom_10", woe_id="2267057"))
-    assert feed.feed.title == "Photos from 11111111@N01 in place 2267057"
+    assert feed.feed.title == "Photos from Ana in place 2267057"
     assert [e.title for e in feed.entries] == ["Belém"]

@@ -298,7 +298,7 @@ def test_the_operator_commands(app, callback, tmp_path):
     runner = app.test_cli_runner()
     listed = runner.invoke(args=["push", "list"])
     assert listed.exit_code == 0 and "127.0.0.1" in listed.output and TOPIC in listed.output
-    assert "1 subscriptions on 1 watches" in listed.output and "hush" not in listed.output
+    assert "1 subscription on 1 watch" in listed.output and "hush" not in listed.output
     sub_id = get(app).subs.all()[0]["id"]
     shown = runner.invoke(args=["push", "show", sub_id[:8]])
     data = json.loads(shown.output)
@@ -310,7 +310,7 @@ def test_the_operator_commands(app, callback, tmp_path):
     library.import_file(photo_file(tmp_path, "quiet.xml", [42]), {"method": "flickr.photos.search"})
     library.close()
     polled = runner.invoke(args=["push", "poll", TOPIC])
-    assert polled.exit_code == 0 and "1 new photos" in polled.output
+    assert polled.exit_code == 0 and "1 new photo for" in polled.output
     assert entry_ids(callback.posts()[-1].body) == ["42"]
     assert runner.invoke(args=["push", "poll", "http://localhost/nope"]).exit_code != 0
     removed = runner.invoke(args=["push", "remove", sub_id[:8]])

@@ -130,7 +130,7 @@ def _owner(user: str, page: Page) -> tuple[str, str]:
 def title_and_link(name: str, own: Args, call: Call, page: Page) -> tuple[str, str]:
     """Flickr's feed titles: "Uploads from everyone", "Uploads from NAME", "Recent Uploads tagged a and b"."""
     if name not in ("photos_public", "geo") or "group_id" in call.args:
-        return call.method.title(call.args, page.about), call.method.link(call.args, page.about)
+        return call.method.title(call.args, api.about(call, page)), call.method.link(call.args, page.about)
     tags, user = tags_of(own), call.args.get("user_id", "")
     words = _tag_words(tags, call.args.get("tag_mode", "all")) if tags else ""
     if user:

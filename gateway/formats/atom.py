@@ -85,7 +85,7 @@ def _entry(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None
     parts = [
         f"<entry><title>{esc(photo.title)}</title>"
         f'<link rel="alternate" type="text/html" href="{attr(photo_page_url(photo))}"/>'
-        f"<id>{esc(entry_id(photo))}</id><published>{first}</published><updated>{last}</updated>"
+        f"<id>{esc(entry_id(photo, ctx.tag_authority))}</id><published>{first}</published><updated>{last}</updated>"
     ]
     parts.append(taken_markup(photo))
     parts.append(

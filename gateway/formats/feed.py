@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
-from ..model import Page, Photo, Size, best_image, buddyicon_url, image, image_type, video_url
+from ..model import LOCAL, Page, Photo, Size, best_image, buddyicon_url, image, image_type, video_url
 from ..safexml import clean
 from .taken import taken_w3c
 
@@ -57,6 +57,7 @@ class FeedContext:
     kml_url: str = ""  # `feed-kml_nl`: the same call as feed-kml
     view_bbox: bool = False  # `feed-kml_nl`: ask Google Earth for the bbox in view
     hub_url: str = ""  # the WebSub hub of this feed (atom:link rel="hub"); empty: none
+    tag_authority: str = "localhost"  # the request's host: local photos' entry ids (entry_id)
 
 
 # ---------------------------------------------------------------- dates
@@ -86,7 +87,12 @@ def rfc822(unix: int | None) -> str:
 # ---------------------------------------------------------------- per photo
 
 
-def entry_id(photo: Photo) -> str:
+def entry_id(photo: Photo, authority: str) -> str:
+    """The entry's id (Atom id, RSS guid, dc:identifier): Flickr's tag: URI for a Flickr photo, as its
+    feeds wrote it; for a local photo (not on Flickr, whose tag authority it must not claim) the
+    gateway's own, tag:<authority>,2026:/photo/<id>, like the feed ids (RFC 4151)."""
+    if photo.server == LOCAL:
+        return f"tag:{authority},2026:/photo/{photo.id}"
     return f"tag:flickr.com,2005:/photo/{photo.id}"
 
 

@@ -104,7 +104,7 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
     ]
     parts.append(taken_markup(photo))
     parts.append(f"<dc:creator>{esc(photo.author_name)}</dc:creator>"
-                 f"<dc:identifier>{esc(entry_id(photo))}</dc:identifier>")
+                 f"<dc:identifier>{esc(entry_id(photo, ctx.tag_authority))}</dc:identifier>")
     # One dc:subject per tag, all of them, GeoRDF too: readers (FreshRSS, SimplePie, Tiny Tiny
     # RSS) make a tag of each subject, so a space-joined one would be a single junk tag. The
     # 20-tag limit of GeoRSS/GeoAtom is for GDAL, which makes a column of each repeated

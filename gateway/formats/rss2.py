@@ -101,7 +101,7 @@ def _item(w: XMLWriter, photo: Photo, ctx: FeedContext, with_geo: bool) -> None:
     parts.append(taken_markup(photo))
     parts.append(
         f'<author flickr:profile="{attr(profile_url(photo))}">nobody@flickr.com ({comment(author)})</author>'
-        f'{owner_markup(photo)}<guid isPermaLink="false">{esc(entry_id(photo))}</guid>'
+        f'{owner_markup(photo)}<guid isPermaLink="false">{esc(entry_id(photo, ctx.tag_authority))}</guid>'
     )
     if with_geo:
         parts.append(geo.point(photo))

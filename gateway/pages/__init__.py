@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 
 from .. import blocking, errors, feeds, upstreams
-from ..api import STREAM_PATH, parse_call
+from ..api import STREAM_PATH, about, parse_call
 from ..errors import FlickrError
 from ..formats import FORMATS
 from ..methods import METHODS
@@ -233,7 +233,7 @@ def _preview(args: dict[str, str]) -> Preview:
         source = "the photo library" if upstreams.get().name == "library" else "Flickr"
         return Preview(error=err, words=explain(err, args, source))
     thumbs = tuple(_thumb(p) for p in page.photos)
-    return Preview(call.method.title(call.args, page.about), page, thumbs, world_map(page.photos, call.args))
+    return Preview(call.method.title(call.args, about(call, page)), page, thumbs, world_map(page.photos, call.args))
 
 
 def _photos(args: Mapping[str, str]) -> Page:

@@ -10,6 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from ..words import counted
 from . import get, jobs, topics, work
 
 push_cli = AppGroup("push", help="WebSub subscriptions and watches (docs/push.md).")
@@ -42,7 +43,8 @@ def list_command() -> None:
         host = urlsplit(sub["callback"]).hostname
         click.echo(f"{sub['id'][:12]}  {sub['format']:<13} {int(sub['expires'] - now):>8}s  "
                    f"failures={sub.get('failures', 0)}  {host}  {sub['canonical']}")
-    click.echo(f"{len(subs)} subscriptions on {len({s['watch'] for s in subs})} watches")
+    watches = len({s["watch"] for s in subs})
+    click.echo(f"{counted(len(subs), 'subscription')} on {counted(watches, 'watch', 'watches')}")
 
 
 @push_cli.command("show")
@@ -76,7 +78,7 @@ def poll_command(topic: str) -> None:
     push = get()
     work.ensure_watch(push, found.watch, found.method, dict(found.args))
     new = work.check(push, found.watch)
-    click.echo(f"{new} new photos for {found.canonical}")
+    click.echo(f"{counted(new, 'new photo')} for {found.canonical}")
 
 
 @push_cli.command("sweep")

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
+from huey.api import PeriodicTask
 from huey.exceptions import TaskLockedException
 
 from .. import metrics
@@ -50,6 +51,38 @@ def make_huey(app) -> MemoryHuey | RedisHuey | SqliteHuey:
     path = Path(app.config["PUSH_PATH"]).absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     return SqliteHuey("gateway-push", filename=str(path.with_name(path.stem + "-jobs.sqlite")), results=False)
+
+
+class QuietPeriodic(logging.Filter):
+    """Drops Huey's routine INFO lines about the periodic tasks ("Enqueueing periodic task …",
+    "Executing …", "… executed in …"): tick and sweep run every minute whether or not there is
+    anything to do, and four lines a minute buried the web server's. What they do still shows:
+    the jobs they start (polls, deliveries) log as usual, sweep logs each expiry, and Huey's
+    warnings and errors about them pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or not isinstance(record.args, tuple) or not record.args:
+            return True
+        return not isinstance(record.args[0], PeriodicTask)
+
+
+def consumer_logging() -> None:
+    """The job consumer's log (worker.py): the gateway's own lines — deliveries, verifications and
+    expiries (one JSON object a line, as the access log), warnings and errors — go to stderr at INFO
+    unless the operator gave the `gateway` logger a handler (huey_consumer sets up only `huey`'s);
+    and QuietPeriodic where Huey logs the periodic tasks: its `huey` logger (a worker executing a
+    task) and the consumer's scheduler (enqueueing), as a logger's filter sees only its own records."""
+    gateway = logging.getLogger("gateway")
+    if not gateway.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        gateway.addHandler(handler)
+        gateway.setLevel(logging.INFO)
+        gateway.propagate = False
+    for name in ("huey", "huey.consumer.Scheduler"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, QuietPeriodic) for f in logger.filters):
+            logger.addFilter(QuietPeriodic())
 
 
 def poll_interval(app, watches: int) -> float:

@@ -135,6 +135,18 @@ class Library:
         """One group, album or gallery with its photo count; None when unknown."""
         return self._read(manage.set_info, kind, set_id)
 
+    def names(self, args: Mapping[str, str]) -> dict[str, str]:
+        """The names the library holds for a call's `user_id` and `group_id` (manage.names), for
+        feed titles; {} when it holds none. Flickr's answers name neither, so only the library has this."""
+        user, group = args.get("user_id", "").strip(), args.get("group_id", "").strip()
+        if not (user or group):
+            return {}
+        try:
+            return self._read(manage.names, user, group)
+        except sqlite3.DatabaseError:  # a title is not worth a failed feed: the ids stand in
+            log.warning("the photo library at %s cannot be read for names", self.path)
+            return {}
+
     def sets_of_photo(self, photo_id: str) -> list[manage.Set]:
         """The groups, albums and galleries a photo is in (its page lists them)."""
         return self._read(manage.sets_of_photo, photo_id)

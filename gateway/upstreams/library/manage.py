@@ -195,3 +195,28 @@ def sets_of_owner(conn: sqlite3.Connection, nsid: str) -> list[Set]:
                                    ON p.pk = x.photo WHERE x.kind = 'group' AND x.set_id = s.id AND p.owner = ?1))
                             ORDER BY s.kind, s.title""", (nsid,))
     return [Set(*row) for row in rows]
+
+
+def names(conn: sqlite3.Connection, user: str = "", group: str = "") -> dict[str, str]:
+    """What the library calls the owner (NSID or path alias) and the group a call names, for the
+    feed's title: {"ownername": …, "groupname": …}, each only when the library holds a name."""
+    out: dict[str, str] = {}
+    if user:
+        # Two lookups, each on an index (photos_owner, photos_pathalias), rather than one OR that scans.
+        for where in ("owner = ?1", "pathalias = ?1 AND pathalias != ''"):
+            row = conn.execute(f"SELECT ownername, realname FROM photos WHERE {where} "
+                               "AND (ownername != '' OR realname != '') LIMIT 1", (user,)).fetchone()
+            if row:
+                out["ownername"] = row[0] or row[1]
+                break
+        else:  # a favorites list's or a set's owner with no photos of their own here
+            row = conn.execute("SELECT ownername FROM sets WHERE (owner = ?1 OR (kind = 'favorites' AND id = ?1)) "
+                               "AND ownername != '' LIMIT 1", (user,)).fetchone()
+            if row:
+                out["ownername"] = row[0]
+    if group:
+        row = conn.execute("SELECT title FROM sets WHERE kind = 'group' AND id = ? AND title != ''",
+                           (group,)).fetchone()
+        if row:
+            out["groupname"] = row[0]
+    return out
