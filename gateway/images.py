@@ -78,7 +78,10 @@ def image(name: str) -> Response:
         log.warning("photo %s: its file is gone or changed since it was added; run library add-folder again",
                     photo.id)
         abort(404)
-    response = send_file(path, TYPES[ext], etag=etag, max_age=MAX_AGE, conditional=True)
+    if suffix == "o":  # an original may be tens of MB: streamed from its file
+        response = send_file(path, TYPES[ext], etag=etag, max_age=MAX_AGE, conditional=True)
+    else:  # a rendition is a few hundred KB at most: read whole, so no open file outlives an aborted request
+        response = Response(path.read_bytes(), mimetype=TYPES[ext])
     return _headers(response, etag)
 
 
