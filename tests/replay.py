@@ -294,6 +294,8 @@ class _Server(ThreadingHTTPServer):
     # Join request threads on close, so no answer outlives its test.
     daemon_threads = False
     block_on_close = True
+    # socketserver's default backlog is 5; the gevent tests open 16 connections at once.
+    request_queue_size = 128
     replay: Replay
 
     def __init__(self, *args, **kwargs) -> None:
