@@ -44,6 +44,13 @@ QUERY_MAX, PATH_MAX, AGENT_MAX = 2000, 500, 200
 LINE_MAX = 4000
 
 
+def is_credential(name: str) -> bool:
+    """Whether an argument name (decoded) may carry a caller's credential, in any spelling the
+    gateway reads as one (`amp;api_key` on the .gne feeds) or a caller may have meant (API_KEY)."""
+    name = name.lower()
+    return any(word in name for word in CREDENTIALS)
+
+
 def loggable_query(query: str) -> str:
     """The query string without the caller's credentials, at most QUERY_MAX characters."""
     if "%" not in query and "+" not in query:  # no escape or "+" that may hide a name
@@ -54,19 +61,12 @@ def loggable_query(query: str) -> str:
     kept = []
     for part in query.split("&"):
         name = part.partition("=")[0]
-        if not any(c in unquote_plus(name).lower() for c in CREDENTIALS):
+        if not is_credential(unquote_plus(name)):
             kept.append(part)
     if len(kept) == query.count("&") + 1:
         return query[:QUERY_MAX]
     # Re-encoded from the kept pairs, so what is left is what the endpoint parsed.
     return urlencode(parse_qsl("&".join(kept), keep_blank_values=True))[:QUERY_MAX]
-
-
-def is_credential(name: str) -> bool:
-    """Whether an argument name (decoded) may carry a caller's credential, in any spelling the
-    gateway reads as one (`amp;api_key` on the .gne feeds) or a caller may have meant (API_KEY)."""
-    name = name.lower()
-    return any(word in name for word in CREDENTIALS)
 
 
 _PAIR = re.compile(r"([^\s&?'\"=]+)=([^\s&'\"]*)")

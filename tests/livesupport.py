@@ -15,18 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from cachesupport import free_port
 from httpx_sse import connect_sse
 from pushsupport import photo_file
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SEARCH = "method=flickr.photos.search&tags=sunset"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(test, timeout: float = 30, what: str = "") -> None:
